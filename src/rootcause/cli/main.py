@@ -1,0 +1,225 @@
+"""The `rootcause` command line: thin wrappers around the engine.
+
+Bad input exits with status 2 and a message naming the field; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rootcause.engine.assess import Engine, load_engine
+from rootcause.errors import CaseError, KnowledgeBaseError
+
+app = typer.Typer(
+    help="rootcause: decision support for leg pain after lumbar spine surgery. "
+    "Supports clinical decisions; does not make them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def engine_or_exit() -> Engine:
+    try:
+        return load_engine()
+    except KnowledgeBaseError as exc:
+        fail(str(exc), code=1)
+
+
+def read_json_file(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except IsADirectoryError:
+        fail(f"{path}: is a directory, expected a case JSON file")
+    except orjson.JSONDecodeError as exc:
+        fail(f"{path}: malformed JSON ({exc})")
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def assess(
+    case_file: Annotated[Path, typer.Argument(help="Case JSON file (spec/case-format.md)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON")] = False,
+) -> None:
+    """Assess one case: differential, triage, next steps, treatments."""
+    engine = engine_or_exit()
+    raw = read_json_file(case_file)
+    if isinstance(raw, dict) and "case" in raw and "surgery" not in raw:
+        raw = raw["case"]  # a vignette file: assess its case
+    try:
+        result = engine.assess(raw)
+    except CaseError as exc:
+        fail(f"{case_file}: {exc}")
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        from rootcause.cli.report import render
+
+        render(engine, result, out)
+
+
+@app.command()
+def batch(
+    input_file: Annotated[Path, typer.Argument(help="NDJSON file, one case per line")],
+    output: Annotated[Path, typer.Option("--out", help="Where to write NDJSON results")],
+    chunk_size: Annotated[int, typer.Option(help="Cases scored per vectorised chunk")] = 4096,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Score a cohort: one output line per input line, in order; bad lines are reported."""
+    from rootcause.adapters.ndjson import numbered_lines, process_chunk
+
+    engine = engine_or_exit()
+    if not input_file.is_file():
+        fail(f"{input_file}: no such file")
+    total = input_file.stat().st_size
+    n_errors = 0
+    n_cases = 0
+    tmp = output.with_name(output.name + ".partial")
+    bar = Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[cases]} cases"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress,
+        transient=True,
+    )
+    with input_file.open("rb") as src, tmp.open("wb") as dst, bar:
+        task = bar.add_task("score", total=total, cases=0)
+        for chunk in numbered_lines(src, chunk_size):
+            lines, errors = process_chunk(engine, chunk)
+            dst.write(b"\n".join(lines) + b"\n")
+            for e in errors:
+                err.print(f"[red]{input_file}:{e}[/]", highlight=False)
+            n_errors += len(errors)
+            n_cases += len(chunk)
+            bar.update(task, completed=src.tell(), cases=n_cases)
+    tmp.replace(output)
+    err.print(f"{n_cases} lines scored, {n_errors} invalid -> {output}", highlight=False)
+    if n_errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def validate(
+    directory: Annotated[Path, typer.Argument(help="Folder of vignette JSON files")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Accuracy on vignettes: top-1, top-3, triage; exit 1 if any case is under-triaged."""
+    from rootcause.evaluation import evaluate, load_vignettes
+
+    engine = engine_or_exit()
+    if not directory.is_dir():
+        fail(f"{directory}: not a directory")
+    try:
+        vignettes = load_vignettes(directory, engine)
+    except CaseError as exc:
+        fail(str(exc))
+    if not vignettes:
+        fail(f"{directory}: no *.json vignettes found")
+    report = evaluate(engine, vignettes)
+    summary = report.summary()
+    if as_json:
+        emit_json({"summary": summary, "cases": [r.__dict__ for r in report.results]})
+    else:
+        table = Table(title=f"Vignettes in {directory}")
+        for col in ("case", "expected", "predicted", "p", "rank", "triage (exp → got)"):
+            table.add_column(col)
+        for r in report.results:
+            mark = "✓" if r.top1 else ("~" if r.top3 else "✗")
+            tri = f"{r.expected_triage} → {r.triage}"
+            if r.triage_delta < 0:
+                tri = f"[bold red]{tri} UNDER[/]"
+            elif r.triage_delta > 0:
+                tri = f"[yellow]{tri} over[/]"
+            table.add_row(
+                r.name,
+                r.expected,
+                f"{mark} {r.predicted}",
+                f"{r.probability:.2f}",
+                str(r.rank),
+                tri,
+            )
+        out.print(table)
+        n = summary["cases"]
+        out.print(
+            f"top-1 {summary['top1']}/{n}  top-3 {summary['top3']}/{n}  "
+            f"triage agreement {summary['triage_agreement']}/{n}  "
+            f"under-triage {summary['under_triage']}  over-triage {summary['over_triage']}"
+        )
+    if summary["under_triage"]:
+        raise typer.Exit(1)
+
+
+@kb_app.command("check")
+def kb_check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Validate the knowledge base and report estimates and unverified sources."""
+    from rootcause.knowledge.check import check_report
+
+    try:
+        report = check_report()
+    except KnowledgeBaseError as exc:
+        fail(str(exc), code=1)
+    if as_json:
+        emit_json(report)
+        return
+    for key, value in report["counts"].items():
+        out.print(f"{key:>32}: {value}", highlight=False)
+    if report["unsourced"]:
+        out.print(f"[red]{len(report['unsourced'])} numbers have no source or estimate[/]")
+        raise typer.Exit(1)
+    out.print("[green]knowledge base OK[/] — every number has a source or a stated estimate")
+
+
+@kb_app.command("export")
+def kb_export(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the only format)")] = True,
+) -> None:
+    """Print the prior and P(finding | condition) tables that define the no-timing posterior."""
+    from rootcause.engine.model import export_tables
+
+    engine = engine_or_exit()
+    emit_json(export_tables(engine.model))
+
+
+@app.command()
+def demo() -> None:
+    """Assess the bundled demo case and print the report (what `make run` shows)."""
+    engine = engine_or_exit()
+    raw = orjson.loads(resources.files("rootcause").joinpath("demo/demo-case.json").read_bytes())
+    render_case = engine.assess(raw)
+    from rootcause.cli.report import render
+
+    render(engine, render_case, out)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,312 @@
+"""The engine: validated knowledge base in, assessments out. Pure: no I/O beyond loading.
+
+``Engine.assess`` handles one case with full explanations; ``Engine.assess_many`` scores a
+whole batch with the same array code and builds the contract objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rootcause.engine.case import Case, check_case, parse_case
+from rootcause.engine.explain import Explanation, explain_case, fit_scores
+from rootcause.engine.model import Array, Model, compile_model
+from rootcause.engine.next_steps import information_gain, top_steps
+from rootcause.engine.scoring import Encoded, encode, escalation_posterior, log_prior, posterior
+from rootcause.engine.timeline import Timeline, build_timeline
+from rootcause.engine.triage import (
+    TriageModel,
+    compile_triage,
+    escalation_level,
+    fired_rules,
+    level_mass,
+    rule_level,
+)
+from rootcause.errors import CaseError
+from rootcause.knowledge.loader import KnowledgeBase, load_knowledge_base
+from rootcause.knowledge.schema import TRIAGE_LEVELS
+
+N_NEXT_STEPS = 5
+N_EXPLAINED = 5
+TREATMENT_MIN_PROBABILITY = 0.05
+N_TREATED = 3
+N_CONSIDER = 4
+
+
+@dataclass(frozen=True)
+class Triage:
+    level: str
+    reasons: list[str]
+    rules: list[str]
+    clinician_advice: str
+    patient_advice: str
+    rule_advice: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "reasons": self.reasons,
+            "rules": self.rules,
+            "clinician_advice": self.clinician_advice,
+            "patient_advice": self.patient_advice,
+            "rule_advice": self.rule_advice,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    case_id: str | None
+    knowledge_base_version: str
+    triage: Triage
+    differential: list[tuple[str, float]]
+    next_steps: list[dict[str, Any]]
+    unchecked_red_flags: list[str]
+    timeline: Timeline
+    fit: dict[str, Any]
+    explanations: list[Explanation] = field(default_factory=list)
+    treatments: list[dict[str, Any]] = field(default_factory=list)
+    disclaimer: str = ""
+
+    @property
+    def leading(self) -> str:
+        return self.differential[0][0]
+
+    def probability(self, condition: str) -> float:
+        return dict(self.differential)[condition]
+
+    def to_dict(self) -> dict[str, Any]:
+        tl = self.timeline
+        return {
+            "case_id": self.case_id,
+            "knowledge_base_version": self.knowledge_base_version,
+            "triage": self.triage.to_dict(),
+            "differential": [{"condition": c, "probability": p} for c, p in self.differential],
+            "next_steps": self.next_steps,
+            "unchecked_red_flags": self.unchecked_red_flags,
+            "timeline": {
+                "days_since_surgery": tl.days_since_surgery,
+                "relief_after_surgery": tl.relief,
+                "onset_days": tl.onset_days,
+                "onset_speed": tl.speed,
+                "trend": tl.trend,
+                "course": tl.course,
+                "derived_from_pain_scores": list(tl.derived_from_scores),
+            },
+            "fit": self.fit,
+            "explanations": [e.to_dict() for e in self.explanations],
+            "treatments": self.treatments,
+            "disclaimer": self.disclaimer,
+        }
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """Array results for a batch: what the contract output is built from."""
+
+    encoded: Encoded
+    posterior: Array  # (n, C)
+    loglik: Array  # (n, C)
+    fired: npt.NDArray[np.bool_]  # (n, R)
+    level: npt.NDArray[np.int64]  # (n,)
+    escalated: npt.NDArray[np.int64]  # (n,)
+    steps: npt.NDArray[np.int64]  # (n, k) finding indices
+    step_gain: Array  # (n, k)
+    fit_z: Array
+    fit_items: Array
+
+
+class Engine:
+    """Built once from a validated knowledge base; thread-safe and immutable afterwards."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.model: Model = compile_model(kb)
+        self.triage_model: TriageModel = compile_triage(kb, self.model)
+        self.finding_ids = frozenset(self.model.findings)
+        self._red_flags = [f.id for f in kb.findings if f.red_flag]
+        self._finding = {f.id: f for f in kb.findings}
+        self._condition = {c.id: c for c in kb.conditions}
+
+    @property
+    def version(self) -> str:
+        return self.kb.version
+
+    # ------------------------------------------------------------------ input
+
+    def parse(self, obj: Any) -> Case:
+        return parse_case(obj, self.finding_ids)
+
+    def validate(self, case: Case) -> None:
+        problems = check_case(case, self.finding_ids)
+        if problems:
+            raise CaseError(problems, case.id)
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, cases: Sequence[Case], timelines: Sequence[Timeline]) -> BatchScores:
+        model, tri = self.model, self.triage_model
+        enc = encode(model, cases, timelines)
+        post, loglik = posterior(model, enc)
+        fired = fired_rules(tri, enc)
+        by_rule = rule_level(tri, fired)
+        escalated = escalation_level(tri, level_mass(model, escalation_posterior(model, enc)))
+        level = np.maximum(by_rule, escalated)
+        known = enc.x_true + enc.x_false
+        _, per_cost = information_gain(model, post, known, by_rule)
+        steps = top_steps(per_cost, N_NEXT_STEPS)
+        step_gain = np.take_along_axis(per_cost, steps, axis=1)
+        best = post.argmax(axis=1)
+        z, items = fit_scores(model, enc, best, loglik)
+        return BatchScores(enc, post, loglik, fired, level, escalated, steps, step_gain, z, items)
+
+    # ------------------------------------------------------------------ output
+
+    def assess(self, case: Case | dict[str, Any], *, explain: bool = True) -> Assessment:
+        parsed = case if isinstance(case, Case) else self.parse(case)
+        if isinstance(case, Case):
+            self.validate(parsed)
+        return self.assess_many([parsed], explain=explain, validated=True)[0]
+
+    def assess_many(
+        self, cases: Sequence[Case], *, explain: bool = False, validated: bool = False
+    ) -> list[Assessment]:
+        if not validated:
+            for case in cases:
+                self.validate(case)
+        timelines = [build_timeline(c) for c in cases]
+        scores = self.score(cases, timelines)
+        return [self._assessment(i, case, timelines[i], scores, explain) for i, case in enumerate(cases)]
+
+    def _assessment(self, i: int, case: Case, tl: Timeline, s: BatchScores, explain: bool) -> Assessment:
+        model, kb = self.model, self.kb
+        post = s.posterior[i]
+        order = np.argsort(-post, kind="stable")
+        differential = [(model.conditions[j], float(post[j])) for j in order]
+        triage = self._triage(i, s, post)
+        steps = [
+            {
+                "finding": model.findings[j],
+                "kind": model.finding_kind[j],
+                "question": self._finding[model.findings[j]].clinician_question,
+                "patient_question": self._finding[model.findings[j]].patient_question,
+                "value_per_cost": round(float(g), 5),
+            }
+            for j, g in zip(s.steps[i], s.step_gain[i], strict=True)
+            if np.isfinite(g)
+        ]
+        known = set(case.findings)
+        unchecked = [f for f in self._red_flags if f not in known]
+        fit = self._fit(i, s, order)
+        explanations: list[Explanation] = []
+        treatments: list[dict[str, Any]] = []
+        if explain:
+            prior_row = np.exp(log_prior(model, s.encoded)[i])
+            prior_row /= prior_row.sum()
+            labels = {
+                "onset": f"day {tl.onset_days}" if tl.onset_days is not None else "",
+                "assessed": f"day {tl.days_since_surgery}" if tl.days_since_surgery is not None else "",
+                "relief": tl.relief or "",
+                "speed": tl.speed or "",
+                "trend": tl.trend or "",
+            }
+            explanations = explain_case(
+                model,
+                s.encoded,
+                i,
+                post,
+                prior_row,
+                case.surgery.procedure,
+                labels,
+                [int(j) for j in order[:N_EXPLAINED]],
+            )
+            treatments = self.treatments_for(
+                [(c, p) for c, p in differential[:N_TREATED] if p >= TREATMENT_MIN_PROBABILITY]
+            )
+        return Assessment(
+            case_id=case.id,
+            knowledge_base_version=kb.version,
+            triage=triage,
+            differential=differential,
+            next_steps=steps,
+            unchecked_red_flags=unchecked,
+            timeline=tl,
+            fit=fit,
+            explanations=explanations,
+            treatments=treatments,
+            disclaimer=kb.manifest.disclaimer,
+        )
+
+    def _triage(self, i: int, s: BatchScores, post: Array) -> Triage:
+        tri = self.triage_model
+        level = int(s.level[i])
+        reasons: list[str] = []
+        rules: list[str] = []
+        rule_advice: list[str] = []
+        fired = [tri.rules[j] for j in np.flatnonzero(s.fired[i])]
+        fired.sort(key=lambda cr: -cr.level)
+        for cr in fired:
+            reasons.append(f"Red flag ({cr.rule.level}): {cr.rule.reason}")
+            rules.append(cr.rule.id)
+            rule_advice.append(cr.rule.patient_advice)
+        esc = int(s.escalated[i])
+        if esc > 0 and (not fired or esc >= max(cr.level for cr in fired)):
+            ranks = self.model.urgency_rank
+            names = [
+                f"{self._condition[self.model.conditions[j]].name} {post[j]:.0%}"
+                for j in np.argsort(-post)
+                if ranks[j] >= esc and post[j] >= 0.02
+            ][:3]
+            reasons.append(f"Probable causes needing {TRIAGE_LEVELS[esc]} care: {', '.join(names)}")
+        if not reasons:
+            reasons.append("No red flag; the likely causes can be managed at routine follow-up")
+        name = TRIAGE_LEVELS[level]
+        _, clinician, patient = tri.advice[name]
+        return Triage(name, reasons, rules, clinician, patient, rule_advice)
+
+    def _fit(self, i: int, s: BatchScores, order: npt.NDArray[np.int64]) -> dict[str, Any]:
+        settings = self.kb.triage.fit
+        z = float(s.fit_z[i])
+        items = int(s.fit_items[i])
+        poor = items >= settings.min_findings and z < settings.z_threshold
+        consider: list[str] = []
+        if poor:
+            lik = s.loglik[i]
+            rare = [j for j in np.argsort(-lik) if self.model.rare[j] and j != order[0]]
+            consider = [self.model.conditions[j] for j in rare[:N_CONSIDER]]
+        message = (
+            "No listed cause explains these findings well; the leading cause is a weak fit. "
+            "Consider rarer causes and a specialist review."
+            if poor
+            else "The leading cause is a reasonable fit for the findings."
+        )
+        return {
+            "poor_fit": poor,
+            "z": round(z, 3),
+            "items": items,
+            "message": message,
+            "consider": consider,
+        }
+
+    def treatments_for(self, leading: list[tuple[str, float]]) -> list[dict[str, Any]]:
+        out = []
+        for cid, p in leading:
+            cond = self._condition[cid]
+            out.append(
+                {
+                    "condition": cid,
+                    "name": cond.name,
+                    "probability": p,
+                    "options": [t.model_dump(exclude_none=True) for t in cond.treatments],
+                }
+            )
+        return out
+
+
+def load_engine(data_dir: Any = None) -> Engine:
+    """Load the knowledge base (packaged by default) and build the engine."""
+    return Engine(load_knowledge_base(data_dir))

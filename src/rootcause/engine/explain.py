@@ -1,0 +1,181 @@
+"""Why a cause ranks where it does, and whether any listed cause fits at all.
+
+Each known finding and timing fact gets a weight of evidence for a cause c:
+    log P(x | c) − log P(x | not c),   P(x | not c) = Σ_{c'≠c} π(c') P(x | c') / Σ_{c'≠c} π(c'),
+with π the case's prior. Positive weights argue for c, negative against. Every weight names
+the references behind P(x | c).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rootcause.engine.model import Array, Model
+from rootcause.engine.scoring import Encoded, timing_terms
+
+TIMING_FIELDS = {
+    "onset": "leg_pain.onset_days",
+    "assessed": "days_since_surgery",
+    "relief": "leg_pain.relief_after_surgery",
+    "speed": "leg_pain.onset_speed",
+    "trend": "leg_pain.trend",
+}
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    item: str  # finding id or timing field
+    value: bool | str
+    weight: float  # natural-log weight of evidence
+    p_given_condition: float
+    p_given_others: float
+    sources: list[str]
+
+    @property
+    def direction(self) -> str:
+        return "for" if self.weight > 0 else "against"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "item": self.item,
+            "value": self.value,
+            "weight": round(self.weight, 4),
+            "likelihood_ratio": round(float(np.exp(self.weight)), 4),
+            "direction": self.direction,
+            "p_given_condition": round(self.p_given_condition, 4),
+            "p_given_others": round(self.p_given_others, 4),
+            "sources": self.sources,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    condition: str
+    probability: float
+    prior: float
+    prior_sources: list[str]
+    evidence: list[EvidenceItem]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "condition": self.condition,
+            "probability": self.probability,
+            "prior": round(self.prior, 5),
+            "prior_sources": self.prior_sources,
+            "for": [e.to_dict() for e in self.evidence if e.weight > 0],
+            "against": [e.to_dict() for e in self.evidence if e.weight <= 0],
+        }
+
+
+def _others(prior: Array, c: int) -> Array:
+    w = prior.copy()
+    w[c] = 0.0
+    total = w.sum()
+    return w / total if total > 0 else w
+
+
+def explain_case(
+    model: Model,
+    enc: Encoded,
+    row: int,
+    post_row: Array,
+    prior_row: Array,
+    procedure: str,
+    state_labels: dict[str, str],
+    top: list[int],
+) -> list[Explanation]:
+    """Explanations for the conditions in `top` for case `row` of an encoded batch."""
+    terms = timing_terms(model, enc)
+    known_true = np.flatnonzero(enc.x_true[row])
+    known_false = np.flatnonzero(enc.x_false[row])
+    out: list[Explanation] = []
+    for c in top:
+        cid = model.conditions[c]
+        w = _others(prior_row, c)
+        items: list[EvidenceItem] = []
+        for idx, present in [(i, True) for i in known_true] + [(i, False) for i in known_false]:
+            probs = model.p_present[idx] if present else 1.0 - model.p_present[idx]
+            p_c = float(probs[c])
+            p_o = float(w @ probs)
+            fid = model.findings[idx]
+            items.append(
+                EvidenceItem(
+                    fid,
+                    present,
+                    float(np.log(p_c) - np.log(p_o)),
+                    p_c,
+                    p_o,
+                    model.sources.get((cid, fid), []),
+                )
+            )
+        for name, term in terms.items():
+            log_lik = term[row]
+            if not np.any(log_lik):
+                continue
+            lik = np.exp(log_lik)
+            p_c = float(lik[c])
+            p_o = float(w @ lik)
+            items.append(
+                EvidenceItem(
+                    TIMING_FIELDS[name],
+                    state_labels.get(name, ""),
+                    float(np.log(p_c) - np.log(p_o)),
+                    p_c,
+                    p_o,
+                    model.sources.get((cid, f"timing.{name}"), []),
+                )
+            )
+        items.sort(key=lambda e: -abs(e.weight))
+        out.append(
+            Explanation(
+                cid,
+                float(post_row[c]),
+                float(prior_row[c]),
+                model.sources.get((cid, f"prior.{procedure}"), []),
+                items,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Fit:
+    z: float
+    n_items: int
+    poor: bool
+
+
+def fit_scores(model: Model, enc: Encoded, best: np.ndarray, loglik: Array) -> tuple[Array, Array]:
+    """(z, n_items) per case: how typical the evidence is of the leading cause.
+
+    Compares the observed log-likelihood under the leading cause with its expectation and
+    variance over that cause's own presentations of the same known items.
+    """
+    n = enc.n
+    rows = np.arange(n)
+    p = model.p_present[:, best].T  # (n, F)
+    lp, lq = np.log(p), np.log1p(-p)
+    known = enc.x_true + enc.x_false
+    expected = (known * (p * lp + (1 - p) * lq)).sum(axis=1)
+    second = (known * (p * lp**2 + (1 - p) * lq**2)).sum(axis=1)
+    variance = second - (known * (p * lp + (1 - p) * lq) ** 2).sum(axis=1)
+    items = known.sum(axis=1)
+    for table, index in (
+        (model.log_onset[enc.procedure, best, :], enc.onset),
+        (model.log_assessed[enc.procedure, best, :], enc.assessed),
+        (model.log_relief[best], enc.relief),
+        (model.log_speed[best], enc.speed),
+        (model.log_trend[best], enc.trend),
+    ):
+        has = index >= 0
+        probs = np.exp(table)
+        e1 = (probs * table).sum(axis=1)
+        e2 = (probs * table**2).sum(axis=1)
+        expected += np.where(has, e1, 0.0)
+        variance += np.where(has, e2 - e1**2, 0.0)
+        items += has
+    observed = loglik[rows, best]
+    z = (observed - expected) / np.sqrt(np.maximum(variance, 1e-9))
+    return z, items
