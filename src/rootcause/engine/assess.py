@@ -17,7 +17,14 @@ from rootcause.engine.case import Case, check_case, parse_case
 from rootcause.engine.explain import Explanation, explain_case, fit_scores
 from rootcause.engine.model import Array, Model, compile_model
 from rootcause.engine.next_steps import information_gain, top_steps
-from rootcause.engine.scoring import Encoded, encode, escalation_posterior, log_prior, posterior
+from rootcause.engine.scoring import (
+    Encoded,
+    encode,
+    escalation_posterior_from,
+    log_prior,
+    logits_and_loglik,
+    softmax,
+)
 from rootcause.engine.timeline import Timeline, build_timeline
 from rootcause.engine.triage import (
     TriageModel,
@@ -151,10 +158,11 @@ class Engine:
     def score(self, cases: Sequence[Case], timelines: Sequence[Timeline]) -> BatchScores:
         model, tri = self.model, self.triage_model
         enc = encode(model, cases, timelines)
-        post, loglik = posterior(model, enc)
+        logits, loglik = logits_and_loglik(model, enc)
+        post = softmax(logits.copy())
         fired = fired_rules(tri, enc)
         by_rule = rule_level(tri, fired)
-        escalated = escalation_level(tri, level_mass(model, escalation_posterior(model, enc)))
+        escalated = escalation_level(tri, level_mass(model, escalation_posterior_from(model, enc, logits)))
         level = np.maximum(by_rule, escalated)
         known = enc.x_true + enc.x_false
         _, per_cost = information_gain(model, post, known, by_rule)

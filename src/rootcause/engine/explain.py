@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rootcause.engine.model import Array, Model
+from rootcause.engine.model import Array, IntArray, Model
 from rootcause.engine.scoring import Encoded, timing_terms
 
 TIMING_FIELDS = {
@@ -147,20 +147,15 @@ class Fit:
     poor: bool
 
 
-def fit_scores(model: Model, enc: Encoded, best: np.ndarray, loglik: Array) -> tuple[Array, Array]:
+def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tuple[Array, Array]:
     """(z, n_items) per case: how typical the evidence is of the leading cause.
 
     Compares the observed log-likelihood under the leading cause with its expectation and
     variance over that cause's own presentations of the same known items.
     """
-    n = enc.n
-    rows = np.arange(n)
-    p = model.p_present[:, best].T  # (n, F)
-    lp, lq = np.log(p), np.log1p(-p)
     known = enc.x_true + enc.x_false
-    expected = (known * (p * lp + (1 - p) * lq)).sum(axis=1)
-    second = (known * (p * lp**2 + (1 - p) * lq**2)).sum(axis=1)
-    variance = second - (known * (p * lp + (1 - p) * lq) ** 2).sum(axis=1)
+    expected = (known * model.fit_mean.T[best]).sum(axis=1)
+    variance = (known * model.fit_var.T[best]).sum(axis=1)
     items = known.sum(axis=1)
     for table, index in (
         (model.log_onset[enc.procedure, best, :], enc.onset),
@@ -176,6 +171,6 @@ def fit_scores(model: Model, enc: Encoded, best: np.ndarray, loglik: Array) -> t
         expected += np.where(has, e1, 0.0)
         variance += np.where(has, e2 - e1**2, 0.0)
         items += has
-    observed = loglik[rows, best]
+    observed = loglik[np.arange(enc.n), best]
     z = (observed - expected) / np.sqrt(np.maximum(variance, 1e-9))
     return z, items

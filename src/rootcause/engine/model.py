@@ -37,10 +37,9 @@ def _check_shape(name: str, array: npt.NDArray[Any], expected: tuple[int, ...]) 
 
 @dataclass(frozen=True)
 class ContextModifier:
-    """A log-factor vector over conditions applied when a surgical field has a given value."""
+    """A log-factor vector over conditions applied when every stated surgical field matches."""
 
-    field: str
-    value: str | bool
+    when: tuple[tuple[str, str | bool], ...]
     log_factor: Array
 
 
@@ -75,6 +74,8 @@ class Model:
     log_relief: Array  # (C, 3)
     log_speed: Array  # (C, 2)
     log_trend: Array  # (C, 3)
+    fit_mean: Array  # (F, C) E[log P(x_f | c)] under c
+    fit_var: Array  # (F, C) Var[log P(x_f | c)] under c
     context_modifiers: list[ContextModifier]
     age_modifiers: list[RangeModifier]
     sex_modifiers: dict[str, Array]
@@ -85,6 +86,8 @@ class Model:
     finding_kind: list[str]
     red_flag_level: IntArray  # (F,) level a single-finding rule raises to, -1 if none
     red_flag: npt.NDArray[np.bool_]  # (F,) findings flagged red_flag in findings.yaml
+    gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
+    urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     @property
@@ -166,14 +169,14 @@ def compile_model(kb: KnowledgeBase) -> Model:
         sources[(cond.id, "timing.trend")] = timing_src.trend.source
         sources[(cond.id, "timing.assessed")] = (timing_src.assessed or t.default_assessed).source
 
-    context: dict[tuple[str, str | bool], Array] = {}
+    context: dict[tuple[tuple[str, str | bool], ...], Array] = {}
     ages: list[RangeModifier] = []
     sexes: dict[str, Array] = {}
     for j, cond in enumerate(kb.conditions):
         for mod in cond.prior_modifiers:
-            for key, value in mod.when.items():
-                vec = context.setdefault((key, value), np.zeros(n_c))
-                vec[j] += np.log(mod.factor)
+            key = tuple(sorted(mod.when.items()))
+            vec = context.setdefault(key, np.zeros(n_c))
+            vec[j] += np.log(mod.factor)
         for age in cond.age_modifiers:
             vec = np.zeros(n_c)
             vec[j] = np.log(age.factor)
@@ -199,6 +202,12 @@ def compile_model(kb: KnowledgeBase) -> Model:
                 i = fidx[fid]
                 red_flag_level[i] = max(red_flag_level[i], TRIAGE_LEVELS.index(rule.level))
 
+    binary_entropy = -(p * np.log(p) + (1 - p) * np.log1p(-p))
+    gain_weights = np.concatenate(
+        [p.T, binary_entropy.T, *[onehot[:, lvl, None] * p.T for lvl in range(len(TRIAGE_LEVELS))]],
+        axis=1,
+    )
+
     model = Model(
         version=kb.version,
         conditions=conditions,
@@ -222,7 +231,9 @@ def compile_model(kb: KnowledgeBase) -> Model:
         log_relief=log_relief,
         log_speed=log_speed,
         log_trend=log_trend,
-        context_modifiers=[ContextModifier(k, v, vec) for (k, v), vec in context.items()],
+        fit_mean=p * np.log(p) + (1 - p) * np.log1p(-p),
+        fit_var=p * (1 - p) * (np.log(p) - np.log1p(-p)) ** 2,
+        context_modifiers=[ContextModifier(k, vec) for k, vec in context.items()],
         age_modifiers=ages,
         sex_modifiers=sexes,
         urgency_rank=rank,
@@ -232,6 +243,8 @@ def compile_model(kb: KnowledgeBase) -> Model:
         finding_kind=[CATEGORY_KIND[f.category] for f in kb.findings],
         red_flag_level=red_flag_level,
         red_flag=np.array([f.red_flag for f in kb.findings]),
+        gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
+        urgency_onehot32=onehot.astype(np.float32),
         sources=sources,
     )
     _check_shape("p_present", model.p_present, (n_f, n_c))
@@ -239,11 +252,11 @@ def compile_model(kb: KnowledgeBase) -> Model:
     return model
 
 
-def bin_index(bins: list[tuple[int, int | None]], days: int) -> int:
-    for i, (low, high) in enumerate(bins):
-        if days >= low and (high is None or days <= high):
-            return i
-    raise ValueError(f"{days} days falls in no bin")
+def bin_indices(bins: list[tuple[int, int | None]], days: IntArray) -> IntArray:
+    """Bin index for each day count (bins are contiguous from day 0); -1 stays -1."""
+    lows = np.array([low for low, _ in bins], dtype=np.int64)
+    result: IntArray = np.where(days >= 0, np.searchsorted(lows, days, side="right") - 1, -1)
+    return result
 
 
 def export_tables(model: Model) -> dict[str, Any]:

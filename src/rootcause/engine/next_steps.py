@@ -1,83 +1,88 @@
 """What to find out next: expected reduction in uncertainty per unit of cost.
 
-For every unknown finding f the expected entropy after learning it is
-    P(f) · H(differential | f) + P(¬f) · H(differential | ¬f)
-plus the same for the triage level (the distribution of urgency implied by the posterior,
-floored by the red-flag rules that a positive answer would fire). Both posteriors-after-answer
-are computed in closed form with matrix products, so a whole batch is scored at once:
-    H(q | f) = log Z_f − [(π log π) pᵀ + π (p log p)ᵀ] / Z_f,   Z_f = π pᵀ.
-The gain is divided by the finding's cost weight (question < examination < laboratory <
-imaging < invasive test).
+The expected entropy reduction from learning binary finding X is the mutual information between
+X and the quantity of interest. For the differential C:
+    I(C; X) = H_b(P(X)) − Σ_c π_c H_b(p_c),     P(X) = Σ_c π_c p_c,
+and for the triage level L (the urgency distribution the posterior implies, with levels below
+the current red-flag floor merged into it):
+    I(L; X) = H_b(P(X)) − Σ_l [M_l log M_l − y_l log y_l − (M_l − y_l) log(M_l − y_l)],
+    M_l = Σ_{c at level l} π_c,   y_l = Σ_{c at level l} π_c p_c.
+Both are a few matrix products for a whole batch. A positive answer that would fire a red-flag
+rule above the current floor adds its probability (it changes management even when it barely
+changes the entropies). The sum is divided by the finding's cost weight (question <
+examination < laboratory < imaging < invasive test).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from rootcause.engine.model import Array, IntArray, Model
-from rootcause.engine.scoring import entropy
 
 N_LEVELS = 4
+CHUNK = 2048
+TINY = np.float32(1e-30)
 
 
-def _xlogx(x: Array) -> Array:
-    out: Array = np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+Array32 = npt.NDArray[np.float32]
+
+
+def _xlogx(x: Array32) -> Array32:
+    out: Array32 = x * np.log(np.maximum(x, TINY))
     return out
 
 
-def _branch_entropy(post: Array, plogpost: Array, p: Array, plogp: Array) -> tuple[Array, Array]:
-    """(Z, H) for the branch whose likelihood table is p (F, C): each (n, F)."""
-    z = post @ p.T
-    z = np.maximum(z, 1e-300)
-    h = np.log(z) - (plogpost @ p.T + post @ plogp.T) / z
-    return z, np.maximum(h, 0.0)
+def _level_term(mass: Array32, y: Array32) -> Array32:
+    """M Hb(y/M) = M log M − y log y − (M − y) log(M − y), for one level or merged group."""
+    out: Array32 = _xlogx(mass) - _xlogx(y) - _xlogx(np.maximum(mass - y, 0.0))
+    return out
 
 
-def _floored_entropy(mass: Array, floor: IntArray) -> Array:
-    """Entropy of level distributions (…, 4) after moving mass below `floor` up to it."""
-    levels = np.arange(N_LEVELS)
-    below = levels < floor[..., None]
-    at = levels == floor[..., None]
-    moved = np.where(below, mass, 0.0).sum(axis=-1, keepdims=True)
-    dist = np.where(below, 0.0, mass) + np.where(at, moved, 0.0)
-    return entropy(dist)
+def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
+    n_f = model.n_findings
+    weighted = post @ model.gain_weights32  # (n, F + F + 4F): z, Σ π H_b(p), y per level
+    z = np.clip(weighted[:, :n_f], 0.0, 1.0)
+    h_z = -(_xlogx(z) + _xlogx(1.0 - z))
+    mass = post @ model.urgency_onehot32  # (n, 4)
+    conditional = np.zeros_like(z)
+    cum_term = np.zeros_like(z)
+    cum_y = np.zeros_like(z)
+    cum_mass = np.zeros_like(mass[:, :1])
+    for lvl in range(N_LEVELS):
+        y = weighted[:, (2 + lvl) * n_f : (3 + lvl) * n_f]
+        term = _level_term(mass[:, lvl : lvl + 1], y)
+        conditional += term
+        cum_term += term
+        cum_y += y
+        cum_mass += mass[:, lvl : lvl + 1]
+        rows = np.flatnonzero(floor == lvl) if lvl > 0 else np.empty(0, dtype=np.int64)
+        if rows.size:  # levels up to a red-flag floor merge into one group
+            conditional[rows] += _level_term(cum_mass[rows], cum_y[rows]) - cum_term[rows]
+    gain: Array32 = 2.0 * h_z - weighted[:, n_f : 2 * n_f] - conditional
+    gain += np.where(model.red_flag_level[None, :] > floor[:, None], z, np.float32(0.0))
+    return gain
 
 
 def information_gain(model: Model, post: Array, known: Array, rule_floor: IntArray) -> tuple[Array, Array]:
     """Return (gain, gain per cost) for every case and finding, (n, F); known findings get -inf."""
-    p = model.p_present
-    q = 1.0 - p
-    plogpost = _xlogx(post)
-    z_t, h_t = _branch_entropy(post, plogpost, p, _xlogx(p))
-    z_f, h_f = _branch_entropy(post, plogpost, q, _xlogx(q))
-    z_sum = z_t + z_f
-    gain_diff = entropy(post)[:, None] - (z_t * h_t + z_f * h_f) / z_sum
-
-    onehot = model.urgency_onehot
-    mass_now = post @ onehot
-    h_triage_now = _floored_entropy(mass_now, rule_floor)
-    mass_t = np.stack([(post * onehot[:, lvl]) @ p.T for lvl in range(N_LEVELS)], axis=-1)
-    mass_f = np.stack([(post * onehot[:, lvl]) @ q.T for lvl in range(N_LEVELS)], axis=-1)
-    mass_t /= np.maximum(z_t, 1e-300)[..., None]
-    mass_f /= np.maximum(z_f, 1e-300)[..., None]
-    floor_f = np.broadcast_to(rule_floor[:, None], z_t.shape)
-    floor_t = np.maximum(floor_f, model.red_flag_level[None, :])
-    gain_triage = (
-        h_triage_now[:, None]
-        - (z_t * _floored_entropy(mass_t, floor_t) + z_f * _floored_entropy(mass_f, floor_f)) / z_sum
-    )
-    # A positive red-flag answer changes management even when its entropy gain is small.
-    red_flag_bonus = np.where(model.red_flag_level[None, :] > rule_floor[:, None], z_t, 0.0)
-
-    gain = gain_diff + gain_triage + red_flag_bonus
-    gain = np.where(known > 0, -np.inf, gain)
+    gain = np.empty((post.shape[0], model.n_findings))
+    post32 = post.astype(np.float32)
+    for start in range(0, post.shape[0], CHUNK):
+        stop = start + CHUNK
+        gain[start:stop] = _gain_chunk(model, post32[start:stop], rule_floor[start:stop])
+    gain[known > 0] = -np.inf
     return gain, gain / model.cost_weight[None, :]
 
 
 def top_steps(per_cost: Array, k: int) -> IntArray:
-    """Indices of the k best findings per case, best first."""
+    """Indices of the k best findings per case, best first (k rounds of argmax: F is small)."""
     k = min(k, per_cost.shape[1])
-    part = np.argpartition(-per_cost, k - 1, axis=1)[:, :k]
-    order = np.take_along_axis(per_cost, part, axis=1).argsort(axis=1)[:, ::-1]
-    result: IntArray = np.take_along_axis(part, order, axis=1)
+    work = per_cost.copy()
+    rows = np.arange(work.shape[0])
+    result: IntArray = np.empty((work.shape[0], k), dtype=np.int64)
+    for j in range(k):
+        best = work.argmax(axis=1)
+        result[:, j] = best
+        work[rows, best] = -np.inf
     return result

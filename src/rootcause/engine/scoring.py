@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rootcause.engine.case import Case
-from rootcause.engine.model import Array, IntArray, Model, bin_index
+from rootcause.engine.model import Array, IntArray, Model, bin_indices
 from rootcause.engine.timeline import Timeline
 
 
@@ -40,57 +40,98 @@ class Encoded:
         return int(self.procedure.shape[0])
 
 
-def _state(states: list[str], value: str | None) -> int:
-    return states.index(value) if value is not None else -1
+def _context(model: Model, cases: Sequence[Case]) -> Array:
+    """Summed log factors of the route/approach/implant, age and sex modifiers, (n, C).
+
+    Cases share few distinct surgical contexts, so each distinct one is resolved once.
+    """
+    n = len(cases)
+    combos: dict[tuple[str | bool | None, ...], int] = {}
+    combo_of = np.empty(n, dtype=np.int64)
+    ages = np.full(n, -1, dtype=np.int64)
+    sexes: list[str | None] = [None] * n
+    for i, case in enumerate(cases):
+        s = case.surgery
+        key: tuple[str | bool | None, ...] = (s.procedure, s.route, s.approach, s.instrumented)
+        combo_of[i] = combos.setdefault(key, len(combos))
+        if case.age is not None:
+            ages[i] = case.age
+        sexes[i] = case.sex
+    table = np.zeros((len(combos), model.n_conditions))
+    names = ("procedure", "route", "approach", "instrumented")
+    for key, k in combos.items():
+        fields = dict(zip(names, key, strict=True))
+        for mod in model.context_modifiers:
+            if all(fields[name] == value for name, value in mod.when):
+                table[k] += mod.log_factor
+    context: Array = table[combo_of]
+    known = ages >= 0
+    for age in model.age_modifiers:
+        mask = known.copy()
+        if age.low is not None:
+            mask &= ages >= age.low
+        if age.high is not None:
+            mask &= ages <= age.high
+        context[mask] += age.log_factor
+    if model.sex_modifiers:
+        sex_array = np.array(sexes, dtype=object)
+        for sex, vec in model.sex_modifiers.items():
+            context[sex_array == sex] += vec
+    return context
 
 
 def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline]) -> Encoded:
-    n, n_f, n_c = len(cases), model.n_findings, model.n_conditions
-    procedure = np.empty(n, dtype=np.int64)
+    n, n_f = len(cases), model.n_findings
+    fidx = model.finding_index.__getitem__
+    pidx = model.procedure_index
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[bool] = []
+    for i, case in enumerate(cases):
+        found = case.findings
+        if found:
+            rows.extend([i] * len(found))
+            cols.extend(map(fidx, found))
+            vals.extend(found.values())
     x_true = np.zeros((n, n_f))
     x_false = np.zeros((n, n_f))
-    days = np.full(n, -1, dtype=np.int64)
-    onset = np.full(n, -1, dtype=np.int64)
-    assessed = np.full(n, -1, dtype=np.int64)
-    relief = np.full(n, -1, dtype=np.int64)
-    speed = np.full(n, -1, dtype=np.int64)
-    trend = np.full(n, -1, dtype=np.int64)
-    context = np.zeros((n, n_c))
-    fidx = model.finding_index
-    pidx = model.procedure_index
-    mods = model.context_modifiers
-    for i, (case, tl) in enumerate(zip(cases, timelines, strict=True)):
-        procedure[i] = pidx[case.surgery.procedure]
-        for fid, present in case.findings.items():
-            if present:
-                x_true[i, fidx[fid]] = 1.0
-            else:
-                x_false[i, fidx[fid]] = 1.0
-        if tl.days_since_surgery is not None:
-            days[i] = tl.days_since_surgery
-            assessed[i] = bin_index(model.assessed_bins, tl.days_since_surgery)
-        if tl.onset_days is not None:
-            onset[i] = bin_index(model.onset_bins, tl.onset_days)
-        relief[i] = _state(model.relief_states, tl.relief)
-        speed[i] = _state(model.speed_states, tl.speed)
-        trend[i] = _state(model.trend_states, tl.trend)
-        surgery = case.surgery
-        if mods and (surgery.route or surgery.approach or surgery.instrumented is not None):
-            for mod in mods:
-                if getattr(surgery, mod.field, None) == mod.value and mod.field != "procedure":
-                    context[i] += mod.log_factor
-        if case.age is not None:
-            for age in model.age_modifiers:
-                if (age.low is None or case.age >= age.low) and (age.high is None or case.age <= age.high):
-                    context[i] += age.log_factor
-        if case.sex is not None and case.sex in model.sex_modifiers:
-            context[i] += model.sex_modifiers[case.sex]
-    return Encoded(procedure, x_true, x_false, days, onset, assessed, relief, speed, trend, context)
+    if rows:
+        r, c, v = np.array(rows), np.array(cols), np.array(vals, dtype=bool)
+        x_true[r[v], c[v]] = 1.0
+        x_false[r[~v], c[~v]] = 1.0
+    relief = {s: i for i, s in enumerate(model.relief_states)}
+    speed = {s: i for i, s in enumerate(model.speed_states)}
+    trend = {s: i for i, s in enumerate(model.trend_states)}
+    timing = np.full((n, 5), -1, dtype=np.int64)  # days, onset days, relief, speed, trend
+    for i, t in enumerate(timelines):
+        if t.days_since_surgery is not None:
+            timing[i, 0] = t.days_since_surgery
+        if t.onset_days is not None:
+            timing[i, 1] = t.onset_days
+        if t.relief is not None:
+            timing[i, 2] = relief[t.relief]
+        if t.speed is not None:
+            timing[i, 3] = speed[t.speed]
+        if t.trend is not None:
+            timing[i, 4] = trend[t.trend]
+    procedure = np.fromiter((pidx[c.surgery.procedure] for c in cases), dtype=np.int64, count=n)
+    return Encoded(
+        procedure=procedure,
+        x_true=x_true,
+        x_false=x_false,
+        days=timing[:, 0].copy(),
+        onset=bin_indices(model.onset_bins, timing[:, 1]),
+        assessed=bin_indices(model.assessed_bins, timing[:, 0]),
+        relief=timing[:, 2].copy(),
+        speed=timing[:, 3].copy(),
+        trend=timing[:, 4].copy(),
+        context=_context(model, cases),
+    )
 
 
 def _gather(table: Array, index: IntArray) -> Array:
     """Rows of table[:, index] per case, zero where the index is unknown (-1)."""
-    out = table[:, np.maximum(index, 0)].T.copy()
+    out: Array = table.T[np.maximum(index, 0)]
     out[index < 0] = 0.0
     return out
 
@@ -137,6 +178,14 @@ def posterior(model: Model, enc: Encoded) -> tuple[Array, Array]:
     return softmax(log_prior(model, enc) + loglik), loglik
 
 
+def logits_and_loglik(model: Model, enc: Encoded) -> tuple[Array, Array]:
+    """Unnormalised log posterior and the findings+timing log-likelihood, each (n, C)."""
+    loglik = finding_loglik(model, enc)
+    for term in timing_terms(model, enc).values():
+        loglik += term
+    return log_prior(model, enc) + loglik, loglik
+
+
 def entropy(p: npt.NDArray[np.float64], axis: int = -1) -> npt.NDArray[np.float64]:
     safe = np.where(p > 0, p, 1.0)
     result: npt.NDArray[np.float64] = -(p * np.log(safe)).sum(axis=axis)
@@ -154,3 +203,12 @@ def escalation_posterior(model: Model, enc: Encoded) -> Array:
     masked = replace(enc, x_true=enc.x_true * keep, x_false=enc.x_false * keep)
     post, _ = posterior(model, masked)
     return post
+
+
+def escalation_posterior_from(model: Model, enc: Encoded, logits: Array) -> Array:
+    """As `escalation_posterior`, reusing the full logits and removing the red-flag terms."""
+    flags = model.red_flag
+    if not flags.any():
+        return softmax(logits.copy())
+    red = enc.x_true[:, flags] @ model.log_p[flags] + enc.x_false[:, flags] @ model.log_q[flags]
+    return softmax(logits - red)
