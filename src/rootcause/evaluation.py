@@ -124,3 +124,76 @@ def score_vignette(v: Vignette, a: Assessment) -> CaseResult:
 def evaluate(engine: Engine, vignettes: Sequence[Vignette]) -> Report:
     assessments = engine.assess_many([v.case for v in vignettes])
     return Report([score_vignette(v, a) for v, a in zip(vignettes, assessments, strict=True)])
+
+
+@dataclass(frozen=True)
+class InterviewResult:
+    name: str
+    mode: str
+    questions: int
+    rank_at_stop: int | None
+    rank_full: int | None
+    triage_at_stop: str
+    expected_triage: str
+    missed_red_flags: list[str]
+    stop_reason: str
+
+    @property
+    def under_triaged(self) -> bool:
+        return TRIAGE_LEVELS.index(self.triage_at_stop) < TRIAGE_LEVELS.index(self.expected_triage)
+
+
+def _rank(a: Assessment, v: Vignette) -> int | None:
+    ranked = [c for c, _ in a.differential]
+    ranks = [ranked.index(c) + 1 for c in [v.condition, *v.also_acceptable] if c in ranked]
+    return min(ranks) if ranks else None
+
+
+def evaluate_interview(engine: Engine, vignettes: Sequence[Vignette], mode: str) -> list[InterviewResult]:
+    """Simulate the interview on each vignette (unknown findings answered "don't know")."""
+    from rootcause.engine.interview import Interviewer, Mode, simulate
+
+    interviewer = Interviewer(engine)
+    chosen: Mode = "patient" if mode == "patient" else "clinician"
+    out = []
+    for v in vignettes:
+        case = v.case.to_dict()
+        transcript = simulate(interviewer, case, chosen)
+        asked: set[str] = set()
+        for q in transcript.questions:
+            asked.update(q if isinstance(q, list) else [q])
+        present_flags = [
+            f for f in interviewer.red_flag_group("clinician") if case["findings"].get(f) is True
+        ]
+        out.append(
+            InterviewResult(
+                name=v.name,
+                mode=chosen,
+                questions=len(transcript.questions),
+                rank_at_stop=_rank(transcript.assessment, v),
+                rank_full=_rank(engine.assess(v.case), v),
+                triage_at_stop=transcript.assessment.triage.level,
+                expected_triage=v.triage,
+                missed_red_flags=[f for f in present_flags if f not in asked],
+                stop_reason=transcript.reason,
+            )
+        )
+    return out
+
+
+def interview_summary(results: Sequence[InterviewResult]) -> dict[str, Any]:
+    import statistics
+
+    def top(rank: int | None, k: int) -> bool:
+        return rank is not None and rank <= k
+
+    return {
+        "cases": len(results),
+        "median_questions": statistics.median(r.questions for r in results) if results else 0,
+        "top1_at_stop": sum(top(r.rank_at_stop, 1) for r in results),
+        "top3_at_stop": sum(top(r.rank_at_stop, 3) for r in results),
+        "top1_full": sum(top(r.rank_full, 1) for r in results),
+        "top3_full": sum(top(r.rank_full, 3) for r in results),
+        "under_triage_at_stop": sum(r.under_triaged for r in results),
+        "missed_red_flags": sum(len(r.missed_red_flags) for r in results),
+    }

@@ -87,64 +87,90 @@ def decode_chunk(lines: list[tuple[int, bytes]], finding_ids: frozenset[str]) ->
     return out
 
 
-def contract_rows(engine: Engine, cases: list[Case], scores: BatchScores) -> Iterator[dict[str, Any]]:
-    """The spec §5 object for each scored case (lean: no explanations)."""
-    model = engine.model
-    names = model.conditions
-    findings = model.findings
-    kinds = model.finding_kind
-    version = engine.version
-    order = np.argsort(-scores.posterior, axis=1, kind="stable")
-    sorted_post = np.take_along_axis(scores.posterior, order, axis=1).tolist()
-    order_l = order.tolist()
-    rules = engine.triage_model.rules
-    reasons_of = [f"Red flag ({cr.rule.level}): {cr.rule.reason}" for cr in rules]
-    fired_rows, fired_cols = np.nonzero(scores.fired)
-    fired_by_case: dict[int, list[int]] = {}
-    for r, c in zip(fired_rows.tolist(), fired_cols.tolist(), strict=True):
-        fired_by_case.setdefault(r, []).append(c)
-    levels = scores.level.tolist()
-    escalated = scores.escalated.tolist()
-    steps = scores.steps.tolist()
-    finite = np.isfinite(scores.step_gain).tolist()
-    for i, case in enumerate(cases):
-        fired = fired_by_case.get(i, [])
-        reasons = [reasons_of[j] for j in fired]
-        if escalated[i] > 0:
-            reasons.append(f"Posterior mass on causes needing {TRIAGE_LEVELS[escalated[i]]} care")
-        if not reasons:
-            reasons.append("No red flag; the likely causes can be managed at routine follow-up")
-        yield {
-            "case_id": case.id,
-            "knowledge_base_version": version,
-            "triage": {
+class ContractRenderer:
+    """Writes spec §5 objects for a scored chunk as JSON lines, assembled from fragments.
+
+    Per-condition and per-finding JSON fragments are rendered once; probabilities for the
+    whole chunk are serialised by orjson in one call and spliced in, so the per-case Python
+    work is a few list operations (the same bytes `json.dumps` of the dict would give,
+    modulo whitespace).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        model = engine.model
+        self.n_conditions = model.n_conditions
+        self.first = [b'{"condition":' + orjson.dumps(c) + b',"probability":' for c in model.conditions]
+        self.middle = [b'},{"condition":' + orjson.dumps(c) + b',"probability":' for c in model.conditions]
+        self.steps = [
+            orjson.dumps({"finding": f, "kind": k})
+            for f, k in zip(model.findings, model.finding_kind, strict=True)
+        ]
+        self.version = orjson.dumps(engine.version)
+        self.rules = engine.triage_model.rules
+        self.reasons = [f"Red flag ({cr.rule.level}): {cr.rule.reason}" for cr in self.rules]
+        self.escalation_reason = [f"Posterior mass on causes needing {lvl} care" for lvl in TRIAGE_LEVELS]
+
+    def render(self, cases: list[Case], scores: BatchScores) -> list[bytes]:
+        n, n_c = len(cases), self.n_conditions
+        order = np.argsort(-scores.posterior, axis=1, kind="stable")
+        sorted_post = np.take_along_axis(scores.posterior, order, axis=1)
+        numbers = orjson.dumps(sorted_post, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2]
+        nums = numbers.replace(b"],[", b",").split(b",")
+        first, middle = self.first, self.middle
+        names = [middle[j] for j in order.ravel().tolist()]
+        fired_rows, fired_cols = np.nonzero(scores.fired)
+        fired_by_case: dict[int, list[int]] = {}
+        for r, c in zip(fired_rows.tolist(), fired_cols.tolist(), strict=True):
+            fired_by_case.setdefault(r, []).append(c)
+        levels = scores.level.tolist()
+        escalated = scores.escalated.tolist()
+        finite = np.isfinite(scores.step_gain)
+        step_rows = [[self.steps[j] for j in row[ok]] for row, ok in zip(scores.steps, finite, strict=True)]
+        order_first = order[:, 0].tolist()
+        for i, case in enumerate(cases):
+            fired = fired_by_case.get(i, [])
+            reasons = [self.reasons[j] for j in fired]
+            if escalated[i] > 0:
+                reasons.append(self.escalation_reason[escalated[i]])
+            if not reasons:
+                reasons.append("No red flag; the likely causes can be managed at routine follow-up")
+            triage = {
                 "level": TRIAGE_LEVELS[levels[i]],
                 "reasons": reasons,
-                "rules": [rules[j].rule.id for j in fired],
-            },
-            "differential": [
-                {"condition": names[j], "probability": p}
-                for j, p in zip(order_l[i], sorted_post[i], strict=True)
-            ],
-            "next_steps": [
-                {"finding": findings[j], "kind": kinds[j]}
-                for j, ok in zip(steps[i], finite[i], strict=True)
-                if ok
-            ],
-        }
+                "rules": [self.rules[j].rule.id for j in fired],
+            }
+            head = (
+                b'{"case_id":'
+                + orjson.dumps(case.id)
+                + b',"knowledge_base_version":'
+                + self.version
+                + b',"triage":'
+                + orjson.dumps(triage)
+                + b',"differential":['
+            )
+            names[i * n_c] = head + first[order_first[i]]
+            last = i * n_c + n_c - 1
+            nums[last] = nums[last] + b'}],"next_steps":[' + b",".join(step_rows[i]) + b"]}"
+        pieces: list[bytes] = [b""] * (2 * n * n_c)
+        pieces[0::2] = names
+        pieces[1::2] = nums
+        width = 2 * n_c
+        return [b"".join(pieces[k : k + width]) for k in range(0, len(pieces), width)]
 
 
-def process_chunk(engine: Engine, lines: list[tuple[int, bytes]]) -> tuple[list[bytes], list[LineError]]:
+def process_chunk(
+    engine: Engine, lines: list[tuple[int, bytes]], renderer: ContractRenderer | None = None
+) -> tuple[list[bytes], list[LineError]]:
     """Score one chunk; return the output lines (input order) and the errors."""
     items = decode_chunk(lines, engine.finding_ids)
     good = [x for x in items if isinstance(x, Case)]
     errors = [x for x in items if isinstance(x, LineError)]
-    rows: Iterable[dict[str, Any]] = ()
+    rendered: list[bytes] = []
     if good:
         timelines = [build_timeline(c) for c in good]
-        rows = contract_rows(engine, good, engine.score(good, timelines))
-    row_iter = iter(rows)
-    out = [orjson.dumps(next(row_iter) if isinstance(x, Case) else x.to_dict()) for x in items]
+        rendered = (renderer or ContractRenderer(engine)).render(good, engine.score(good, timelines))
+    row_iter = iter(rendered)
+    out = [next(row_iter) if isinstance(x, Case) else orjson.dumps(x.to_dict()) for x in items]
     return out, errors
 
 

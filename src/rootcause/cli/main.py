@@ -130,6 +130,10 @@ def batch(
 def validate(
     directory: Annotated[Path, typer.Argument(help="Folder of vignette JSON files")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    interview: Annotated[
+        bool, typer.Option("--interview", help="Simulate the adaptive interview on each vignette")
+    ] = False,
+    mode: Annotated[str, typer.Option(help="With --interview: patient, clinician or both")] = "both",
 ) -> None:
     """Accuracy on vignettes: top-1, top-3, triage; exit 1 if any case is under-triaged."""
     from rootcause.evaluation import evaluate, load_vignettes
@@ -143,6 +147,11 @@ def validate(
         fail(str(exc))
     if not vignettes:
         fail(f"{directory}: no *.json vignettes found")
+    if interview:
+        from rootcause.cli.interview import report_interview
+
+        report_interview(engine, vignettes, mode, as_json)
+        return
     report = evaluate(engine, vignettes)
     summary = report.summary()
     if as_json:
@@ -219,6 +228,18 @@ def demo() -> None:
     from rootcause.cli.report import render
 
     render(engine, render_case, out)
+
+
+from rootcause.cli import interview as _interview  # noqa: E402  (registers after the app exists)
+
+app.command("interview")(_interview.interview)
+
+from rootcause.cli import service as _service  # noqa: E402  (REST service commands)
+
+app.command("serve")(_service.serve)
+app.command("seed-demo")(_service.seed_demo)
+app.add_typer(_service.db_app, name="db")
+app.add_typer(_service.keys_app, name="keys")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -120,6 +120,7 @@ class BatchScores:
     loglik: Array  # (n, C)
     fired: npt.NDArray[np.bool_]  # (n, R)
     level: npt.NDArray[np.int64]  # (n,)
+    floor: npt.NDArray[np.int64]  # (n,) level set by the red-flag rules alone
     escalated: npt.NDArray[np.int64]  # (n,)
     steps: npt.NDArray[np.int64]  # (n, k) finding indices
     step_gain: Array  # (n, k)
@@ -170,7 +171,7 @@ class Engine:
         step_gain = np.take_along_axis(per_cost, steps, axis=1)
         best = post.argmax(axis=1)
         z, items = fit_scores(model, enc, best, loglik)
-        return BatchScores(enc, post, loglik, fired, level, escalated, steps, step_gain, z, items)
+        return BatchScores(enc, post, loglik, fired, level, by_rule, escalated, steps, step_gain, z, items)
 
     # ------------------------------------------------------------------ output
 
@@ -179,6 +180,13 @@ class Engine:
         if isinstance(case, Case):
             self.validate(parsed)
         return self.assess_many([parsed], explain=explain, validated=True)[0]
+
+    def assess_scored(self, case: dict[str, Any], *, explain: bool = True) -> tuple[Assessment, BatchScores]:
+        """Assess one case and also return its array scores (for callers that rank questions)."""
+        parsed = self.parse(case)
+        timelines = [build_timeline(parsed)]
+        scores = self.score([parsed], timelines)
+        return self._assessment(0, parsed, timelines[0], scores, explain), scores
 
     def assess_many(
         self, cases: Sequence[Case], *, explain: bool = False, validated: bool = False

@@ -86,6 +86,7 @@ class Model:
     finding_kind: list[str]
     red_flag_level: IntArray  # (F,) level a single-finding rule raises to, -1 if none
     red_flag: npt.NDArray[np.bool_]  # (F,) findings flagged red_flag in findings.yaml
+    red_flag_bonus: IntArray  # (F,) red_flag_level for red-flag findings, -1 for the rest
     gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
     urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -243,6 +244,7 @@ def compile_model(kb: KnowledgeBase) -> Model:
         finding_kind=[CATEGORY_KIND[f.category] for f in kb.findings],
         red_flag_level=red_flag_level,
         red_flag=np.array([f.red_flag for f in kb.findings]),
+        red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1),
         gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
         urgency_onehot32=onehot.astype(np.float32),
         sources=sources,

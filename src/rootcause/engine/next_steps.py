@@ -9,8 +9,8 @@ the current red-flag floor merged into it):
     M_l = Σ_{c at level l} π_c,   y_l = Σ_{c at level l} π_c p_c.
 Both are a few matrix products for a whole batch. A positive answer that would fire a red-flag
 rule above the current floor adds its probability (it changes management even when it barely
-changes the entropies). The sum is divided by the finding's cost weight (question <
-examination < laboratory < imaging < invasive test).
+changes the entropies); only findings marked red_flag get this bonus. The sum is divided by
+the finding's cost weight (question < examination < laboratory < imaging < invasive test).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
         if rows.size:  # levels up to a red-flag floor merge into one group
             conditional[rows] += _level_term(cum_mass[rows], cum_y[rows]) - cum_term[rows]
     gain: Array32 = 2.0 * h_z - weighted[:, n_f : 2 * n_f] - conditional
-    gain += np.where(model.red_flag_level[None, :] > floor[:, None], z, np.float32(0.0))
+    gain += np.where(model.red_flag_bonus[None, :] > floor[:, None], z, np.float32(0.0))
     return gain
 
 

@@ -24,6 +24,7 @@ from rootcause.knowledge.schema import (
     CostTierInfo,
     Finding,
     FindingsFile,
+    InterviewFile,
     Manifest,
     ProcedureInfo,
     Reference,
@@ -50,6 +51,7 @@ class KnowledgeBase:
     triage: TriageFile
     procedures: dict[str, ProcedureInfo]
     seed_claims: tuple[SeedClaim, ...]
+    interview: InterviewFile
 
     @property
     def version(self) -> str:
@@ -143,6 +145,9 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
     )
     timing = _validate(TimingFile, _read_yaml(root / "timing.yaml", problems), "timing.yaml", problems)
     triage = _validate(TriageFile, _read_yaml(root / "triage.yaml", problems), "triage.yaml", problems)
+    interview = _validate(
+        InterviewFile, _read_yaml(root / "interview.yaml", problems), "interview.yaml", problems
+    )
     procs_raw = _read_yaml(root / "procedures.yaml", problems) or {}
     procedures: dict[str, ProcedureInfo] = {}
     for i, raw in enumerate(procs_raw.get("procedures", [])):
@@ -165,13 +170,15 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
                 problems.append(f"conditions/{path.name}: id {cond.id!r} must match the file name")
             conditions.append(cond)
 
-    if problems or None in (manifest, findings_file, timing, triage):
+    if problems or None in (manifest, findings_file, timing, triage, interview):
         raise KnowledgeBaseError(problems or ["a required file failed to load"])
-    assert manifest and findings_file and timing and triage  # narrowed above
+    assert manifest and findings_file and timing and triage and interview  # narrowed above
 
     finding_ids = [f.id for f in findings_file.findings]
     condition_ids = [c.id for c in conditions]
-    _cross_check(problems, references, findings_file, conditions, timing, triage, procedures, seed_claims)
+    _cross_check(
+        problems, references, findings_file, conditions, timing, triage, procedures, seed_claims, interview
+    )
     if len(set(finding_ids)) != len(finding_ids):
         problems.append("findings.yaml: duplicate finding ids")
     if len(set(condition_ids)) != len(condition_ids):
@@ -189,6 +196,7 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
         triage=triage,
         procedures=procedures,
         seed_claims=tuple(seed_claims),
+        interview=interview,
     )
 
 
@@ -201,6 +209,7 @@ def _cross_check(
     triage: TriageFile,
     procedures: dict[str, ProcedureInfo],
     seed_claims: list[SeedClaim],
+    interview: InterviewFile | None = None,
 ) -> None:
     finding_ids = [f.id for f in findings_file.findings]
     fset = set(finding_ids)
@@ -261,6 +270,11 @@ def _cross_check(
     for level in ("emergency", "urgent", "soon", "routine"):
         if level not in levels:
             problems.append(f"triage.yaml: advice for level {level!r} is missing")
+    if interview is not None:
+        for checklist in interview.checklists:
+            for fid in checklist.findings:
+                if fid not in fset:
+                    problems.append(f"interview.yaml: checklist {checklist.id}: unknown finding {fid!r}")
     for claim in seed_claims:
         for ref in claim.source:
             if ref not in references:

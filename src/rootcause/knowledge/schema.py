@@ -338,3 +338,71 @@ class Manifest(Strict):
     title: str
     disclaimer: str
     leak_floor: Probability = Field(description="the smallest probability any table may hold")
+
+
+# ---------------------------------------------------------------- interview
+
+
+class ChoiceOption(Strict):
+    value: str
+    patient: str
+    clinician: str
+
+
+class Implied(Strict):
+    field: str
+    value: str
+    sets: int
+
+
+class TimelineQuestion(Strict):
+    id: Literal[
+        "surgery.procedure",
+        "surgery.route",
+        "days_since_surgery",
+        "leg_pain.relief_after_surgery",
+        "leg_pain.onset_days",
+        "leg_pain.onset_speed",
+        "leg_pain.trend",
+    ]
+    kind: Literal["choice", "days"]
+    patient: str
+    clinician: str
+    options: list[ChoiceOption] = Field(default_factory=list)
+    implied_by: Implied | None = None
+    skip_if_onset_day_zero: bool = False
+    only_for_procedures: list[Procedure] = Field(default_factory=list)
+
+
+class InterviewSettings(Sourced):
+    stop_probability: Probability
+    min_value_per_cost: Annotated[float, Field(ge=0)]
+    max_questions: Annotated[int, Field(ge=1)]
+
+
+class Checklist(Strict):
+    """One grouped question: tick what is present; unticked items are recorded as absent."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    patient: str
+    clinician: str
+    red_flags: bool = Field(default=False, description="the items are every red-flag finding")
+    findings: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_items(self) -> Checklist:
+        if self.red_flags == bool(self.findings):
+            raise ValueError("a checklist has either red_flags: true or a findings list")
+        return self
+
+
+class InterviewFile(Strict):
+    settings: InterviewSettings
+    timeline: list[TimelineQuestion]
+    checklists: list[Checklist]
+
+    @model_validator(mode="after")
+    def _one_red_flag_screen(self) -> InterviewFile:
+        if sum(c.red_flags for c in self.checklists) != 1:
+            raise ValueError("exactly one checklist must be the red-flag screen (red_flags: true)")
+        return self
