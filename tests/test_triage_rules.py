@@ -18,11 +18,14 @@ def _case_for(rule_id: str, engine: Engine) -> dict:
     case: dict = {"surgery": {"procedure": "discectomy"}, "findings": findings}
     if rule.when.max_days is not None or rule.when.min_days is not None:
         case["days_since_surgery"] = rule.when.min_days or min(5, rule.when.max_days or 5)
-    if rule.when.onset_speed:
-        case["leg_pain"] = {
-            "onset_speed": rule.when.onset_speed,
-            "relief_after_surgery": "complete",
-        }
+    if rule.when.onset_speed or rule.when.min_onset_days is not None:
+        leg: dict = {"relief_after_surgery": "complete"}
+        if rule.when.onset_speed:
+            leg["onset_speed"] = rule.when.onset_speed
+        if rule.when.min_onset_days is not None:
+            leg["onset_days"] = rule.when.min_onset_days
+            case["days_since_surgery"] = max(case.get("days_since_surgery", 0), rule.when.min_onset_days)
+        case["leg_pain"] = leg
     return case
 
 
@@ -59,7 +62,7 @@ def test_windowed_rule_fires_when_days_are_unknown(engine: Engine, rule_id: str)
         ({"bowel_dysfunction": True}, "emergency"),
         ({"progressive_weakness": True}, "emergency"),
         ({"chest_pain_or_breathlessness": True}, "emergency"),
-        ({"cold_pale_foot": True}, "emergency"),
+        ({"cold_pale_foot": True}, "urgent"),
         ({"fever": True, "leg_weakness": True}, "emergency"),
         ({"fever": True}, "urgent"),
         ({"fever": True, "wound_problem": True}, "urgent"),
@@ -120,3 +123,21 @@ def test_posterior_escalation_without_a_rule(engine: Engine) -> None:
     result = engine.assess(case)
     assert result.triage.rules == []
     assert result.triage.level == "emergency"
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULES if r.when.min_onset_days is not None])
+def test_recurrence_rules_do_not_fire_for_pain_present_since_surgery(engine: Engine, rule_id: str) -> None:
+    case = _case_for(rule_id, engine)
+    case["leg_pain"]["onset_days"] = 0
+    assert rule_id not in engine.assess(case).triage.rules
+
+
+def test_cold_foot_is_an_emergency_early_after_surgery(engine: Engine) -> None:
+    early = engine.assess(
+        {
+            "surgery": {"procedure": "fusion", "route": "anterior"},
+            "days_since_surgery": 1,
+            "findings": {"cold_pale_foot": True},
+        }
+    )
+    assert early.triage.level == "emergency"

@@ -28,6 +28,7 @@ class Encoded:
     x_true: Array  # (n, F) 1.0 where the finding is present
     x_false: Array  # (n, F) 1.0 where the finding is known absent
     days: IntArray  # (n,) days since surgery, -1 unknown
+    onset_days: IntArray  # (n,) onset day of the current episode, -1 unknown
     onset: IntArray  # (n,) onset bin
     assessed: IntArray  # (n,) days-since-surgery bin
     relief: IntArray
@@ -120,6 +121,7 @@ def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline]) -
         x_true=x_true,
         x_false=x_false,
         days=timing[:, 0].copy(),
+        onset_days=timing[:, 1].copy(),
         onset=bin_indices(model.onset_bins, timing[:, 1]),
         assessed=bin_indices(model.assessed_bins, timing[:, 0]),
         relief=timing[:, 2].copy(),

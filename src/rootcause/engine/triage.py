@@ -74,6 +74,8 @@ def fired_rules(triage: TriageModel, enc: Encoded) -> npt.NDArray[np.bool_]:
             fires &= ~known | (enc.days <= w.max_days)
         if cr.speed >= 0:
             fires &= enc.speed == cr.speed
+        if w.min_onset_days is not None:
+            fires &= (enc.onset_days < 0) | (enc.onset_days >= w.min_onset_days)
         out[:, j] = fires
     return out
 

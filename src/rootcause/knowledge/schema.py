@@ -271,6 +271,9 @@ class RuleCondition(Strict):
     min_days: int | None = None
     max_days: int | None = None
     onset_speed: Literal["sudden", "gradual"] | None = None
+    min_onset_days: int | None = Field(
+        default=None, description="the episode began at least this many days after surgery (if known)"
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> RuleCondition:
