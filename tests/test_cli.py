@@ -134,3 +134,15 @@ def test_demo_runs() -> None:
     result = run("demo")
     assert result.exit_code == 0, result.output
     assert "Differential" in result.stdout
+
+
+def test_batch_with_worker_processes_matches_in_process(tmp_path: Path) -> None:
+    cases = [json.loads(p.read_text())["case"] for p in sorted(VIGNETTES.glob("*.json"))] * 3
+    src = tmp_path / "in.ndjson"
+    src.write_text("\n".join(json.dumps(c) for c in cases) + "\n{bad\n")
+    one, two = tmp_path / "one.ndjson", tmp_path / "two.ndjson"
+    a = run("batch", str(src), "--out", str(one), "--no-progress", "--workers", "1", "--chunk-size", "7")
+    b = run("batch", str(src), "--out", str(two), "--no-progress", "--workers", "2", "--chunk-size", "7")
+    assert a.exit_code == b.exit_code == 2
+    assert one.read_bytes() == two.read_bytes()
+    assert len(one.read_bytes().splitlines()) == len(cases) + 1

@@ -187,3 +187,48 @@ def numbered_lines(stream: Iterable[bytes], chunk_size: int) -> Iterator[list[tu
             chunk = []
     if chunk:
         yield chunk
+
+
+_WORKER: tuple[Engine, ContractRenderer] | None = None
+
+
+def _worker_init() -> None:
+    global _WORKER
+    from rootcause.engine.assess import load_engine
+
+    engine = load_engine()
+    _WORKER = (engine, ContractRenderer(engine))
+
+
+def _worker_process(lines: list[tuple[int, bytes]]) -> tuple[list[bytes], list[LineError]]:
+    assert _WORKER is not None, "worker not initialised"
+    engine, renderer = _WORKER
+    return process_chunk(engine, lines, renderer)
+
+
+def score_stream(
+    engine: Engine, chunks: Iterable[list[tuple[int, bytes]]], workers: int = 1
+) -> Iterator[tuple[list[bytes], list[LineError], int]]:
+    """Score chunks in input order: in this process, or in `workers` processes (bounded read-ahead).
+
+    Yields (output lines, errors, number of input lines) per chunk.
+    """
+    if workers <= 1:
+        renderer = ContractRenderer(engine)
+        for chunk in chunks:
+            lines, errors = process_chunk(engine, chunk, renderer)
+            yield lines, errors, len(chunk)
+        return
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+        pending: deque[tuple[Future[tuple[list[bytes], list[LineError]]], int]] = deque()
+        for chunk in chunks:
+            pending.append((pool.submit(_worker_process, chunk), len(chunk)))
+            if len(pending) >= 2 * workers:
+                future, n = pending.popleft()
+                yield (*future.result(), n)
+        while pending:
+            future, n = pending.popleft()
+            yield (*future.result(), n)
