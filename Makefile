@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $(DEV_STAMP) $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/rootcause demo
+	$(BIN)/rootcause serve --demo
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -35,6 +35,10 @@ typecheck: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_interview.py
+
+docs: $(STAMP)
+	$(BIN)/python -m rootcause.cli.docs docs/cli.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -39,6 +39,15 @@ def scores(*pairs: tuple[int, float]) -> list[PainScore]:
         ([(-10, 7), (3, 7), (30, 7), (90, 7)], "none", 0, None, "stable", "never_relieved"),
         # steady improvement from day 1
         ([(-5, 9), (1, 7), (7, 5), (14, 3)], "partial", 0, None, "improving", "improving"),
+        # no pre-operative score: a low post-operative score then a rise is still a return
+        (
+            [(2, 1), (20, 1), (40, 7), (55, 8)],
+            "complete",
+            30,
+            "gradual",
+            "worsening",
+            "relief_then_gradual_return",
+        ),
         # partial relief then plateau
         ([(-5, 8), (14, 4), (42, 4), (70, 4)], "partial", None, None, "stable", "plateau"),
     ],

@@ -5,6 +5,7 @@ Bad input exits with status 2 and a message naming the field; nothing prints a t
 
 from __future__ import annotations
 
+import functools
 import sys
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,7 @@ kb_app = typer.Typer(help="Inspect and check the knowledge base.", no_args_is_he
 app.add_typer(kb_app, name="kb")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -38,9 +39,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+@functools.cache
+def _engine() -> Engine:
+    return load_engine()
+
+
 def engine_or_exit() -> Engine:
+    """The packaged engine, loaded once per process (commands and tests share it)."""
     try:
-        return load_engine()
+        return _engine()
     except KnowledgeBaseError as exc:
         fail(str(exc), code=1)
 
@@ -63,18 +70,35 @@ def emit_json(obj: Any) -> None:
 
 @app.command()
 def assess(
-    case_file: Annotated[Path, typer.Argument(help="Case JSON file (spec/case-format.md)")],
+    case_file: Annotated[Path | None, typer.Argument(help="Case JSON file (spec/case-format.md)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON")] = False,
+    fhir: Annotated[Path | None, typer.Option("--fhir", help="Read the case from a FHIR R4 Bundle")] = None,
+    fhir_out: Annotated[Path | None, typer.Option("--fhir-out", help="Write a FHIR RiskAssessment")] = None,
+    note: Annotated[Path | None, typer.Option("--note", help="Read the case from a clinical note")] = None,
+    note_date: Annotated[str | None, typer.Option("--note-date", help="The note's date, YYYY-MM-DD")] = None,
 ) -> None:
     """Assess one case: differential, triage, next steps, treatments."""
+    from rootcause.cli import fhir_io
+
     engine = engine_or_exit()
-    raw = read_json_file(case_file)
+    source = fhir or case_file or note
+    if source is None or sum(x is not None for x in (fhir, case_file, note)) > 1:
+        fail("give either CASE_FILE or --fhir BUNDLE (or --note NOTE)")
+    if note is not None:
+        from rootcause.cli.notes import case_from_note
+
+        raw = case_from_note(note, note_date)
+    else:
+        raw = read_json_file(source)
     if isinstance(raw, dict) and "case" in raw and "surgery" not in raw:
         raw = raw["case"]  # a vignette file: assess its case
     try:
-        result = engine.assess(raw)
-    except CaseError as exc:
-        fail(f"{case_file}: {exc}")
+        fhir_case = fhir_io.read_fhir_case(engine, raw, err) if fhir else None
+        result = engine.assess(fhir_case.require_case() if fhir_case else raw)
+        if fhir_out is not None:
+            fhir_io.write_risk_assessment(engine, result, fhir_case, fhir_out)
+    except (CaseError, fhir_io.FhirCliError) as exc:
+        fail(f"{source}: {exc}")
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -89,14 +113,21 @@ def batch(
     output: Annotated[Path, typer.Option("--out", help="Where to write NDJSON results")],
     chunk_size: Annotated[int, typer.Option(help="Cases scored per vectorised chunk")] = 4096,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    workers: Annotated[int, typer.Option(help="Scoring processes (1 = in this process)")] = 0,
 ) -> None:
     """Score a cohort: one output line per input line, in order; bad lines are reported."""
-    from rootcause.adapters.ndjson import numbered_lines, process_chunk
+    import os
+
+    from rootcause.adapters.ndjson import numbered_lines, score_stream
 
     engine = engine_or_exit()
     if not input_file.is_file():
         fail(f"{input_file}: no such file")
+    if chunk_size < 1:
+        fail("--chunk-size: expected a positive number")
     total = input_file.stat().st_size
+    small = total < 4 * 1024 * 1024  # not worth starting processes for
+    n_workers = workers if workers > 0 else (1 if small else min(2, os.cpu_count() or 1))
     n_errors = 0
     n_cases = 0
     tmp = output.with_name(output.name + ".partial")
@@ -112,13 +143,12 @@ def batch(
     )
     with input_file.open("rb") as src, tmp.open("wb") as dst, bar:
         task = bar.add_task("score", total=total, cases=0)
-        for chunk in numbered_lines(src, chunk_size):
-            lines, errors = process_chunk(engine, chunk)
+        for lines, errors, n in score_stream(engine, numbered_lines(src, chunk_size), n_workers):
             dst.write(b"\n".join(lines) + b"\n")
             for e in errors:
                 err.print(f"[red]{input_file}:{e}[/]", highlight=False)
             n_errors += len(errors)
-            n_cases += len(chunk)
+            n_cases += n
             bar.update(task, completed=src.tell(), cases=n_cases)
     tmp.replace(output)
     err.print(f"{n_cases} lines scored, {n_errors} invalid -> {output}", highlight=False)
@@ -221,7 +251,7 @@ def kb_export(
 
 @app.command()
 def demo() -> None:
-    """Assess the bundled demo case and print the report (what `make run` shows)."""
+    """Assess the bundled demo case and print the report in the terminal."""
     engine = engine_or_exit()
     raw = orjson.loads(resources.files("rootcause").joinpath("demo/demo-case.json").read_bytes())
     render_case = engine.assess(raw)
@@ -240,6 +270,11 @@ app.command("serve")(_service.serve)
 app.command("seed-demo")(_service.seed_demo)
 app.add_typer(_service.db_app, name="db")
 app.add_typer(_service.keys_app, name="keys")
+
+from rootcause.cli import notes as _notes  # noqa: E402  (note reader commands)
+
+app.command("parse")(_notes.parse)
+app.command("validate-notes")(_notes.validate_notes)
 
 
 def main() -> None:  # pragma: no cover - console entry

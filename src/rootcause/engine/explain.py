@@ -69,11 +69,12 @@ class Explanation:
         }
 
 
-def _others(prior: Array, c: int) -> Array:
-    w = prior.copy()
-    w[c] = 0.0
-    total = w.sum()
-    return w / total if total > 0 else w
+def _others_weights(prior: Array, top: list[int]) -> Array:
+    """(k, C): for each explained cause, the prior over the other causes, renormalised."""
+    w = np.repeat(prior[None, :], len(top), axis=0)
+    w[np.arange(len(top)), top] = 0.0
+    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    return w
 
 
 def explain_case(
@@ -90,43 +91,33 @@ def explain_case(
     terms = timing_terms(model, enc)
     known_true = np.flatnonzero(enc.x_true[row])
     known_false = np.flatnonzero(enc.x_false[row])
+    labels: list[tuple[str, bool | str, str]] = [
+        (model.findings[i], True, model.findings[i]) for i in known_true
+    ] + [(model.findings[i], False, model.findings[i]) for i in known_false]
+    rows = [model.p_present[known_true], 1.0 - model.p_present[known_false]]
+    for name, term in terms.items():
+        log_lik = term[row]
+        if np.any(log_lik):
+            rows.append(np.exp(log_lik)[None, :])
+            labels.append((TIMING_FIELDS[name], state_labels.get(name, ""), f"timing.{name}"))
+    probs = np.concatenate(rows, axis=0)  # (items, C): P(observed value | each cause)
+    others = probs @ _others_weights(prior_row, top).T  # (items, k)
+    own = probs[:, top]  # (items, k)
+    weights = np.log(own) - np.log(others)
     out: list[Explanation] = []
-    for c in top:
+    for j, c in enumerate(top):
         cid = model.conditions[c]
-        w = _others(prior_row, c)
-        items: list[EvidenceItem] = []
-        for idx, present in [(i, True) for i in known_true] + [(i, False) for i in known_false]:
-            probs = model.p_present[idx] if present else 1.0 - model.p_present[idx]
-            p_c = float(probs[c])
-            p_o = float(w @ probs)
-            fid = model.findings[idx]
-            items.append(
-                EvidenceItem(
-                    fid,
-                    present,
-                    float(np.log(p_c) - np.log(p_o)),
-                    p_c,
-                    p_o,
-                    model.sources.get((cid, fid), []),
-                )
+        items = [
+            EvidenceItem(
+                item,
+                value,
+                float(weights[i, j]),
+                float(own[i, j]),
+                float(others[i, j]),
+                model.sources.get((cid, key), []),
             )
-        for name, term in terms.items():
-            log_lik = term[row]
-            if not np.any(log_lik):
-                continue
-            lik = np.exp(log_lik)
-            p_c = float(lik[c])
-            p_o = float(w @ lik)
-            items.append(
-                EvidenceItem(
-                    TIMING_FIELDS[name],
-                    state_labels.get(name, ""),
-                    float(np.log(p_c) - np.log(p_o)),
-                    p_c,
-                    p_o,
-                    model.sources.get((cid, f"timing.{name}"), []),
-                )
-            )
+            for i, (item, value, key) in enumerate(labels)
+        ]
         items.sort(key=lambda e: -abs(e.weight))
         out.append(
             Explanation(

@@ -90,6 +90,8 @@ class Model:
     gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
     urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    context_cache: dict[tuple[str | bool | None, ...], Array] = field(default_factory=dict)
+    """Log factors per distinct surgical context, filled on first use (scoring._context)."""
 
     @property
     def n_conditions(self) -> int:

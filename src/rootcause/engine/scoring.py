@@ -61,10 +61,15 @@ def _context(model: Model, cases: Sequence[Case]) -> Array:
     table = np.zeros((len(combos), model.n_conditions))
     names = ("procedure", "route", "approach", "instrumented")
     for key, k in combos.items():
-        fields = dict(zip(names, key, strict=True))
-        for mod in model.context_modifiers:
-            if all(fields[name] == value for name, value in mod.when):
-                table[k] += mod.log_factor
+        cached = model.context_cache.get(key)
+        if cached is None:
+            cached = np.zeros(model.n_conditions)
+            fields = dict(zip(names, key, strict=True))
+            for mod in model.context_modifiers:
+                if all(fields[name] == value for name, value in mod.when):
+                    cached += mod.log_factor
+            model.context_cache[key] = cached
+        table[k] = cached
     context: Array = table[combo_of]
     known = ages >= 0
     for age in model.age_modifiers:

@@ -75,7 +75,9 @@ def read_scores(scores: list[PainScore]) -> ScoreReading:
     nadir = post[nadir_i].nrs
 
     relief: Relief | None = None
-    if baseline is not None and baseline > 0:
+    if baseline is None and nadir <= COMPLETE_RELIEF_MAX:
+        relief = "complete"  # no pre-operative score, but a post-operative 0-2 means relief
+    elif baseline is not None and baseline > 0:
         drop = (baseline - nadir) / baseline
         if drop >= COMPLETE_RELIEF_DROP and nadir <= COMPLETE_RELIEF_MAX:
             relief = "complete"

@@ -32,6 +32,14 @@ class TriageModel:
     rules: list[CompiledRule]
     thresholds: list[tuple[int, float]]  # (level, threshold) most urgent first
     advice: dict[str, tuple[str, str, str]]  # level -> (label, clinician, patient)
+    all_matrix: Array  # (F, R) 1 where the finding is in the rule's `all`
+    any_matrix: Array  # (F, R) 1 where the finding is in the rule's `any`
+    n_all: Array  # (R,) size of each rule's `all`
+    has_any: npt.NDArray[np.bool_]  # (R,)
+    min_days: IntArray  # (R,) -1 where unbounded
+    max_days: IntArray  # (R,) -1 where unbounded
+    speed: IntArray  # (R,) -1 where any speed
+    min_onset: IntArray  # (R,) -1 where unbounded
 
 
 def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
@@ -52,32 +60,44 @@ def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
     advice: dict[str, tuple[str, str, str]] = {
         a.level: (a.label, a.clinician, a.patient) for a in kb.triage.advice
     }
-    return TriageModel(rules, thresholds, advice)
+    n_f, n_r = model.n_findings, len(rules)
+    all_matrix = np.zeros((n_f, n_r))
+    any_matrix = np.zeros((n_f, n_r))
+    for j, cr in enumerate(rules):
+        all_matrix[cr.all_idx, j] = 1.0
+        any_matrix[cr.any_idx, j] = 1.0
+
+    def bound(values: list[int | None]) -> IntArray:
+        return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+
+    whens = [cr.rule.when for cr in rules]
+    return TriageModel(
+        rules,
+        thresholds,
+        advice,
+        all_matrix=all_matrix,
+        any_matrix=any_matrix,
+        n_all=all_matrix.sum(axis=0),
+        has_any=any_matrix.sum(axis=0) > 0,
+        min_days=bound([w.min_days for w in whens]),
+        max_days=bound([w.max_days for w in whens]),
+        speed=np.array([cr.speed for cr in rules], dtype=np.int64),
+        min_onset=bound([w.min_onset_days for w in whens]),
+    )
 
 
 def fired_rules(triage: TriageModel, enc: Encoded) -> npt.NDArray[np.bool_]:
-    """(n, R) which rules fire for each case."""
-    n = enc.n
-    out = np.zeros((n, len(triage.rules)), dtype=bool)
-    present = enc.x_true > 0
-    for j, cr in enumerate(triage.rules):
-        fires = np.ones(n, dtype=bool)
-        if cr.all_idx.size:
-            fires &= present[:, cr.all_idx].all(axis=1)
-        if cr.any_idx.size:
-            fires &= present[:, cr.any_idx].any(axis=1)
-        w = cr.rule.when
-        known = enc.days >= 0
-        if w.min_days is not None:
-            fires &= ~known | (enc.days >= w.min_days)
-        if w.max_days is not None:
-            fires &= ~known | (enc.days <= w.max_days)
-        if cr.speed >= 0:
-            fires &= enc.speed == cr.speed
-        if w.min_onset_days is not None:
-            fires &= (enc.onset_days < 0) | (enc.onset_days >= w.min_onset_days)
-        out[:, j] = fires
-    return out
+    """(n, R) which rules fire for each case: two matrix products and a few comparisons."""
+    present = (enc.x_true > 0).astype(np.float64)
+    fires: npt.NDArray[np.bool_] = present @ triage.all_matrix >= triage.n_all[None, :]
+    fires &= ~triage.has_any[None, :] | (present @ triage.any_matrix > 0)
+    days, onset, speed = enc.days[:, None], enc.onset_days[:, None], enc.speed[:, None]
+    unknown_days = days < 0
+    fires &= (triage.min_days < 0) | unknown_days | (days >= triage.min_days)
+    fires &= (triage.max_days < 0) | unknown_days | (days <= triage.max_days)
+    fires &= (triage.speed < 0) | (speed == triage.speed)
+    fires &= (triage.min_onset < 0) | (onset < 0) | (onset >= triage.min_onset)
+    return fires
 
 
 def level_mass(model: Model, post: Array) -> Array:

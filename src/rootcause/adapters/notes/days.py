@@ -1,0 +1,148 @@
+"""Days since surgery: dates (the operation's and the note's), durations attached to the operation
+("14/12 ago", "6/52 post", "day 10 after"), "POD n", and headers ("5/52 post-op")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from rootcause.adapters.notes.language import NoteLanguage
+from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
+from rootcause.adapters.notes.surgery import OperationReading
+from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
+
+POD = re.compile(r"\b(?:POD|post-?op(?:erative)?\s+day|day)\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE)
+DAY_AFTER = re.compile(r"\bday\s+(?P<n>\d{1,3}|\w+)\s+(?:after|post|following)\b", re.IGNORECASE)
+
+
+class DaysMixin:
+    """read_days for TimeReader (timeline.py), which provides these attributes."""
+
+    nd: NoteDoc
+    lang: NoteLanguage
+    op: OperationReading | None
+    given_date: dt.date | None
+    out: Any
+    after: re.Pattern[str]
+    ago: re.Pattern[str]
+    pain: re.Pattern[str]
+    events: re.Pattern[str]
+    cues: re.Pattern[str]
+
+    def ev(self, fld: str, value: Any, start: int, end: int) -> None:
+        raise NotImplementedError
+
+    def read_days(self) -> None:
+        nd, lang = self.nd, self.lang
+        first = dates(lang, nd.text, self.given_date)
+        if self.given_date is None:
+            full = [d for d in first if not d.month_only and not d.year_missing]
+            reference = max(d.date for d in full) if full else None
+            mentions = (
+                dates(lang, nd.text, reference) if reference is not None and len(full) < len(first) else first
+            )
+        else:
+            mentions = first
+        surgery = self._surgery_date(mentions)
+        note = self.given_date
+        if note is None:
+            note_mention = self._note_date(mentions, surgery)
+            if note_mention is not None:
+                note = note_mention.date
+        self.out.note_date = note
+        if surgery is not None and note is not None:
+            days = month_only_days(lang, surgery, note) if surgery.month_only else (note - surgery.date).days
+            if days is not None and days >= 0:
+                self.out.days_since = days
+                self.out.surgery_date = surgery.date
+                self.ev("days_since_surgery", days, surgery.start, surgery.end)
+                return
+        if self.op is not None:
+            got = self._relative(self.op.targets[0].sentence, attached=True)
+            if got is not None:
+                self.out.days_since, s, e = got
+                self.ev("days_since_surgery", got[0], s, e)
+                return
+        best: tuple[int, int, int] | None = None
+        for sent in nd.live_sentences():
+            for m in POD.finditer(sent.text):
+                if m.group(0).lower().startswith("day") and not re.search(
+                    r"post|after", sent.text[m.end() : m.end() + 12], re.I
+                ):
+                    continue
+                n = int(m.group("n"))
+                if best is None or n > best[0]:
+                    best = (n, sent.start + m.start(), sent.start + m.end())
+        if best is not None:
+            self.out.days_since = best[0]
+            self.ev("days_since_surgery", best[0], best[1], best[2])
+            return
+        for sent in nd.live_sentences():
+            if self.pain.search(sent.text) or self.events.search(sent.text):
+                continue
+            got = self._relative(sent, attached=False)
+            if got is not None:
+                self.out.days_since = got[0]
+                self.ev("days_since_surgery", got[0], got[1], got[2])
+                return
+
+    def _relative(self, sent: Sentence, attached: bool) -> tuple[int, int, int] | None:
+        text = sent.text
+        found = durations(self.lang, text, sent.start)
+        for d in found:
+            if d.days is None:
+                continue
+            rest = self.nd.text[d.end : sent.end]
+            if (
+                self.ago.match(rest)
+                or self.after.match(rest)
+                or (attached and re.match(r"^\s*(?:post|since)\b", rest, re.I))
+            ):
+                return d.days, d.start, d.end
+        if attached and self.op is not None:
+            # "post L4/5 discectomy 6/52", "(post L4/5 discectomy 6/52)"
+            op_start = self.op.targets[0].start - sent.start
+            if re.search(r"\b(?:post|s/p|after|following)\b[^.;]{0,30}$", text[:op_start], re.I):
+                for d in found:
+                    if d.days is not None and d.start - sent.start > op_start:
+                        return d.days, d.start, d.end
+        m = DAY_AFTER.search(text)
+        if m:
+            n = self.lang.timeline.number_words.get(m.group("n").lower())
+            val = int(m.group("n")) if m.group("n").isdigit() else (int(n) if n else None)
+            if val is not None:
+                return val, sent.start + m.start(), sent.start + m.end()
+        for m in POD.finditer(text):
+            before = text[max(0, m.start() - 6) : m.start()].lower()
+            if attached and m.group(0).lower().startswith("pod") and not re.search(r"d/c|disch", before):
+                return int(m.group("n")), sent.start + m.start(), sent.start + m.end()
+        return None
+
+    def _surgery_date(self, mentions: list[DateMention]) -> DateMention | None:
+        if self.op is not None:
+            sent = self.op.targets[0].sentence
+            near = [d for d in mentions if sent.start <= d.start < sent.end]
+            if near:
+                anchor = self.op.targets[0].start
+                return min(near, key=lambda d: abs(d.start - anchor))
+        refs = words_re(self.lang.timeline.surgery_refs)
+        for d in mentions:
+            before = self.nd.text[max(0, d.start - 30) : d.start]
+            if refs.search(before) and not self.cues.search(before):
+                return d
+        return None
+
+    def _note_date(self, mentions: list[DateMention], surgery: DateMention | None) -> DateMention | None:
+        full = [d for d in mentions if not d.month_only and not d.year_missing and d is not surgery]
+        if surgery is not None:
+            full = [d for d in full if d.date >= surgery.date]
+        for d in full:
+            sent = self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
+            if self.cues.search(sent.text):
+                return d
+        return max(full, key=lambda d: d.date) if full else None
+
+    def _token_at(self, char: int) -> int:
+        span = self.nd.doc.char_span(char, char + 1, alignment_mode="expand")
+        return int(span.start) if span is not None else len(self.nd.doc) - 1

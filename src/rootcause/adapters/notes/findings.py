@@ -1,0 +1,454 @@
+"""Findings from targets: ConText status, sections, test modalities, measurements and power grades,
+then the annotation rules' parent statements and implications.
+
+A finding read both present and absent is present: "L calf swollen ... R calf NAD", "38.4 on Sunday ...
+37.9 today", a wound "dry" that is also "red".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rootcause.adapters.notes.language import Measurement
+from rootcause.adapters.notes.notedoc import NoteDoc, Target
+from rootcause.adapters.notes.surgery import Evidence
+
+PAST = re.compile(
+    r"\b(?:had|was|were|initially|earlier|on\s+day\s+\d+|on\s+POD\s*\d+|post-?op(?:eratively)?)\b", re.I
+)
+NOW = re.compile(r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since)\b", re.I)
+
+
+@dataclass
+class Reading:
+    finding: str
+    value: bool
+    start: int
+    end: int
+    source: str
+    target: Target | None = None
+
+
+def _rx(words: list[str], case_sensitive_caps: bool = True) -> re.Pattern[str]:
+    return _rx_cached(tuple(words), case_sensitive_caps)
+
+
+@lru_cache(maxsize=512)
+def _rx_cached(words: tuple[str, ...], case_sensitive_caps: bool) -> re.Pattern[str]:
+    parts = []
+    for w in sorted(words, key=len, reverse=True):
+        esc = re.escape(w)
+        if case_sensitive_caps and w.isupper() and len(w) <= 4:
+            parts.append(f"(?-i:{esc})")
+        else:
+            parts.append(esc)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+
+
+class FindingReader:
+    def __init__(self, nd: NoteDoc, categories: dict[str, str], context: dict[str, Any]) -> None:
+        self.nd = nd
+        self.lang = nd.lang
+        self.categories = categories
+        self.ctx = context
+        self.readings: list[Reading] = []
+        self.examined_normal: list[Target] = []
+        rules = self.lang.finding_rules
+        self.modality_rx = {k: _rx(v) for k, v in rules.modalities.items()}
+        self.not_result = _rx(rules.modality_not_result)
+        self.examiner = _rx(rules.examiner_cues)
+        self.preop = re.compile(
+            r"\bpre-?op(?:erative)?\b|\bbefore\s+(?:the\s+)?(?:surgery|operation|op)\b", re.I
+        )
+
+    # ------------------------------------------------------------------ gates
+    def exam_context(self, t: Target) -> bool:
+        if t.section in self.lang.section_effects.examination:
+            return True
+        _, line = self.nd.line_text(t.sentence.line)
+        return bool(self.examiner.search(line))
+
+    def modality_ok(self, t: Target, finding: str) -> bool:
+        wanted = self.lang.finding_rules.finding_modalities.get(finding)
+        if not wanted:
+            return True
+        line_start, line = self.nd.line_text(t.sentence.line)
+        sent = t.sentence
+        window_end = max(sent.end, t.end) - line_start
+        for mod in wanted:
+            for m in self.modality_rx[mod].finditer(line[:window_end] if True else line):
+                pos = line_start + m.start()
+                in_sentence = sent.start <= pos < sent.end
+                if not in_sentence and pos > t.start:
+                    continue
+                around = self.nd.text[max(line_start, pos - 25) : line_start + m.end() + 30]
+                if self.not_result.search(around) or self.preop.search(
+                    self.nd.text[max(line_start, pos - 12) : pos]
+                ):
+                    continue
+                return True
+        return False
+
+    def qualified(self, finding: str, t: Target) -> bool | None:
+        """For a present reading: True (keep), False (absent instead) or None (not qualified: no reading)."""
+        for q in self.lang.frame_qualifiers:
+            if q.finding != finding:
+                continue
+            text = t.sentence.text
+            if _rx(q.negate).search(text):
+                return False
+            placeholders = self.lang.placeholders
+            words = [w for w in q.require if not w.startswith("{")]
+            for w in q.require:
+                if w.startswith("{") and w[1:-1] in placeholders:
+                    words += placeholders[w[1:-1]]
+            return True if _rx(words, case_sensitive_caps=False).search(text) else None
+        return True
+
+    def timed_ok(self, finding: str) -> bool:
+        limit = self.lang.finding_rules.max_days_after_surgery.get(finding)
+        if limit is None:
+            return True
+        when = self.ctx.get("onset_days")
+        if when is None:
+            when = self.ctx.get("days_since")
+        return when is None or when <= limit
+
+    def add(
+        self, finding: str, value: bool, t: Target | None, source: str, start: int = -1, end: int = -1
+    ) -> None:
+        s = t.start if t is not None and start < 0 else start
+        e = t.end if t is not None and end < 0 else end
+        self.readings.append(Reading(finding, value, s, e, source, t))
+
+    # ------------------------------------------------------------------ phrase and frame targets
+    def read_phrases(self) -> None:
+        rules = self.lang.finding_rules
+        for t in self.nd.targets:
+            if t.info.kind not in ("lex", "negonly", "frame", "bare") or not self.nd.usable(t):
+                continue
+            negated = "NEGATED_EXISTENCE" in t.flags
+            if t.info.kind == "bare":
+                if (negated or "RESOLVED" in t.flags) and "HISTORICAL" not in t.flags:
+                    for fid in t.info.findings:
+                        self.add(fid, False, t, "bare")
+                continue
+            for fid in t.info.findings:
+                category = self.categories.get(fid)
+                if category is None:
+                    continue
+                if "HISTORICAL" in t.flags and category in rules.current_categories:
+                    preop = self.lang.preop_links.get(fid)
+                    if preop and not t.info.negative and not negated and self.preop.search(t.sentence.text):
+                        self.add(preop, True, t, "preop")
+                    continue
+                if t.info.kind == "negonly":
+                    if negated:
+                        self.add(fid, False, t, "negonly")
+                    continue
+                value = not t.info.negative and not negated
+                if value and "RESOLVED" in t.flags:
+                    value = fid in rules.since_surgery
+                if value and "DISCONTINUED" in t.flags and fid in rules.discontinuable:
+                    value = False
+                if fid in rules.examiner_only and not self.exam_context(t):
+                    continue
+                if not self.modality_ok(t, fid):
+                    continue
+                if value:
+                    verdict = self.qualified(fid, t)
+                    if verdict is None:
+                        continue
+                    value = verdict
+                    if not self.timed_ok(fid):
+                        continue
+                self.add(fid, value, t, t.info.kind)
+                if value:
+                    self.qualify_reading(fid, t)
+                elif fid == "leg_weakness" and self.exam_context(t):
+                    self.examined_normal.append(t)
+
+    def qualify_reading(self, fid: str, t: Target) -> None:
+        after = self.nd.text[t.end : t.sentence.end]
+        for rq in self.lang.reading_qualifiers:
+            if rq.finding != fid:
+                continue
+            m = _rx(rq.words, case_sensitive_caps=False).search(after)
+            if m:
+                for other, val in rq.sets.items():
+                    self.add(other, val, t, "qualifier", t.end + m.start(), t.end + m.end())
+
+    # ------------------------------------------------------------------ measurements
+    def read_measurements(self) -> None:
+        by_id = {m.id: m for m in self.lang.measurements}
+        for t in self.nd.targets:
+            if t.info.kind != "meas" or not self.nd.usable(t):
+                continue
+            m = by_id.get(t.info.key)
+            if m is None:
+                continue
+            if (
+                "HISTORICAL" in t.flags
+                and self.categories.get(m.finding) in self.lang.finding_rules.current_categories
+            ):
+                continue
+            value = self.judge(m, t)
+            if value is not None:
+                self.add(m.finding, value, t, f"measurement:{m.id}")
+
+    def _value(self, m: Measurement, text: str) -> tuple[float, re.Match[str]] | None:
+        for rx in m.patterns:
+            hit = re.search(rx, text, re.IGNORECASE)
+            if hit and hit.groupdict().get("value"):
+                try:
+                    return float(hit.group("value")), hit
+                except ValueError:
+                    return None
+        return None
+
+    def judge(self, m: Measurement, t: Target) -> bool | None:
+        text = self.nd.text[t.start : t.sentence.end]
+        if m.value_pattern is not None:
+            values = [float(v) for v in re.findall(m.value_pattern, t.text)]
+            values = [v for v in values if m.range[0] <= v <= m.range[1]]
+            if not values:
+                return None
+            return any(v < m.true_below for v in values) if m.true_below is not None else None
+        got = self._value(m, text)
+        if got is None:
+            return None
+        value, hit = got
+        if m.drop_at_least is not None:
+            base_s = hit.groupdict().get("base")
+            if not base_s:
+                return None
+            base = float(base_s)
+            if value < 25 and base < 25:
+                value, base = value * 10, base * 10
+            if not (m.range[0] <= value <= m.range[1] and m.range[0] <= base <= m.range[1]):
+                return None
+            if base - value < m.drop_at_least:
+                return False
+            note = self.nd.text.lower()
+            return not any(w.lower() in note for w in m.explained_by)
+        if not m.range[0] <= value <= m.range[1]:
+            return None
+        if m.by_day:
+            day_s = hit.groupdict().get("day")
+            day = int(day_s) if day_s else self.ctx.get("days_since")
+            if day is None:
+                rule: Any = m.unknown_day
+            else:
+                rule = next((r for r in m.by_day if day <= r.up_to_day), m.by_day[-1])
+            if rule is None:
+                return None
+            if value > rule.true_above:
+                return True
+            return False if value <= rule.false_at_or_below else None
+        if m.large_unit_true_above is not None and value >= 10:
+            return value > m.large_unit_true_above
+        if m.age_adjusted and m.true_above is not None:
+            age, sex = self.ctx.get("age"), self.ctx.get("sex")
+            limit = m.true_above
+            if age is not None:
+                limit = max(limit, (age + (10 if sex == "female" else 0)) / 2)
+            return value > limit
+        if m.true_at_or_above is not None:
+            if value >= m.true_at_or_above:
+                return True
+            if m.false_below is not None:
+                return False if value < m.false_below else None
+            return False
+        if m.true_above is not None:
+            return value > m.true_above
+        if m.true_below is not None:
+            return value < m.true_below
+        return None
+
+    # ------------------------------------------------------------------ power grades
+    def read_grades(self) -> None:
+        power = self.lang.power
+        grades = [t for t in self.nd.targets if t.info.kind == "grade" and self.nd.usable(t)]
+        for g in [g for g in grades if "HISTORICAL" in g.flags]:
+            gm = re.search(r"([0-4])\s*[+-]?\s*/\s*5", g.text)
+            if gm and self.preop.search(g.sentence.text):
+                self.add("preop_motor_deficit", True, g, "preop")
+        grades = [g for g in grades if "HISTORICAL" not in g.flags]
+        if not grades:
+            return
+        muscle_rx = {name: _rx(words) for name, words in power.muscles.items()}
+        generic = _rx(power.generic)
+        graded: list[tuple[str | None, int, Target]] = []
+        by_sentence: dict[int, list[Target]] = {}
+        for g in grades:
+            by_sentence.setdefault(g.sentence.index, []).append(g)
+        for sid, gs in by_sentence.items():
+            sent = self.nd.sentences[sid]
+            items: list[tuple[int, str, Any]] = []
+            for name, rx in muscle_rx.items():
+                for mm in rx.finditer(sent.text):
+                    items.append((sent.start + mm.start(), "muscle", name))
+            for mm in generic.finditer(sent.text):
+                items.append((sent.start + mm.start(), "muscle", None))
+            for g in gs:
+                gm = re.search(r"([0-5])", g.text)
+                if gm:
+                    items.append((g.start, "grade", (int(gm.group(1)), g)))
+            items.sort(key=lambda x: x[0])
+            pending: list[str | None] = []
+            last: list[str | None] = [None]
+            last_grade: tuple[int, Target] | None = None
+            for _, kind, val in items:
+                if kind == "muscle":
+                    pending.append(val)
+                    continue
+                grade, g = val
+                muscles = pending or last
+                for mu in muscles:
+                    graded.append((mu, grade, g))
+                last, pending, last_grade = muscles, [], (grade, g)
+            if pending and last_grade is not None:
+                for mu in pending:
+                    graded.append((mu, last_grade[0], last_grade[1]))
+        if not graded:
+            return
+        weak = [(mu, gr, g) for mu, gr, g in graded if gr < 5]
+        if weak:
+            for _mu, _gr, g in weak[:1]:
+                self.add("leg_weakness", True, g, "grade")
+        else:
+            g0 = graded[0][2]
+            for fid in ("leg_weakness", "new_motor_deficit", "progressive_weakness"):
+                self.add(fid, False, g0, "grade")
+        for mu, gr, g in graded:
+            if mu in power.foot_drop_muscles:
+                if gr <= power.foot_drop_at_or_below:
+                    self.add("foot_drop", True, g, "grade")
+                elif gr == 5:
+                    self.add("foot_drop", False, g, "grade")
+        femoral_weak = [g for mu, gr, g in graded if mu in power.femoral_muscles and gr < 5]
+        if femoral_weak:
+            low = self.nd.text.lower()
+            if any(p.lower() in low for group in power.femoral_support for p in group):
+                self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
+
+    # ------------------------------------------------------------------ symptoms before the operation
+    def read_long_preop(self) -> None:
+        """'three years of leg pain before surgery' / 'sciatica for about 3 months before the op'."""
+        from rootcause.adapters.notes.timewords import durations
+
+        tl = self.lang.timeline
+        leg = _rx([*tl.leg_words, "sciatica", "symptoms", "pain"], case_sensitive_caps=False)
+        for sent in self.nd.live_sentences():
+            if not self.preop.search(sent.text) or not leg.search(sent.text):
+                continue
+            t = next((x for x in self.nd.targets if x.sentence.index == sent.index), None)
+            if t is not None and t.flags & {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}:
+                continue
+            if re.search(r"\b(?:may|might|maybe|possibly|thinks?|not\s+sure)\b", sent.text, re.I):
+                continue
+            for d in durations(self.lang, sent.text, sent.start):
+                before = self.nd.text[max(sent.start, d.start - 12) : d.start].lower()
+                after = self.nd.text[d.end : d.end + 4].lower()
+                if not (
+                    re.match(r"\s*of\b", after)
+                    or re.search(r"\bfor\s*(?:about|around|over|nearly|almost)?\s*$", before)
+                ):
+                    continue
+                unit = re.search(r"(day|week|fortnight|month|year|/7|/52|/12|yr|wk|mth)", d.text.lower())
+                if d.days is not None:
+                    value: bool | None = d.days > tl.long_preop_days
+                elif unit and unit.group(1) in ("year", "yr"):
+                    value = True
+                elif unit and unit.group(1) in ("day", "week", "wk", "fortnight", "/7", "/52"):
+                    value = False
+                else:
+                    value = None
+                if value is not None:
+                    self.add("long_preop_symptoms", value, None, "preop_duration", d.start, d.end)
+                    return
+
+    # ------------------------------------------------------------------ new motor deficit
+    def read_new_deficit(self, values: dict[str, bool]) -> None:
+        if values.get("preop_motor_deficit") is True:
+            return
+        exam_weak = [
+            r
+            for r in self.readings
+            if r.value
+            and r.finding in ("leg_weakness", "foot_drop", "femoral_nerve_deficit")
+            and r.target is not None
+            and (r.source == "grade" or self.exam_context(r.target))
+        ]
+        if not exam_weak:
+            return
+        hist = [
+            r
+            for r in self.readings
+            if r.value
+            and r.finding in self.lang.new_deficit.history_findings
+            and r.source in ("lex", "frame")
+            and r.target is not None
+            and not self.exam_context(r.target)
+        ]
+        earlier = _rx(self.lang.new_deficit.earlier_cues, case_sensitive_caps=False)
+        before = [
+            r
+            for r in self.readings
+            if not r.value
+            and r.finding == "leg_weakness"
+            and r.target is not None
+            and earlier.search(r.target.sentence.text)
+        ]
+        if hist or before:
+            self.add("new_motor_deficit", True, exam_weak[0].target, "new_deficit")
+
+    # ------------------------------------------------------------------ all
+    def resolve(self) -> dict[str, bool]:
+        """Present wins, except that a symptom said to be over now ("now voiding normally") is absent."""
+        values: dict[str, bool] = {}
+        for r in self.readings:
+            values[r.finding] = values.get(r.finding, False) or r.value
+        since = set(self.lang.finding_rules.since_surgery)
+        for fid, v in values.items():
+            if not v or fid in since:
+                continue
+            pos = [r for r in self.readings if r.finding == fid and r.value and r.target is not None]
+            neg = [r for r in self.readings if r.finding == fid and not r.value and r.target is not None]
+            past = all(r.target is not None and PAST.search(r.target.sentence.text) for r in pos)
+            now = any(
+                NOW.search(self.nd.text[max(r.target.sentence.start, r.start - 40) : r.start])
+                for r in neg
+                if r.target
+            )
+            if pos and neg and past and now:
+                values[fid] = False
+        return values
+
+    def read(self) -> tuple[dict[str, bool], list[Evidence]]:
+        self.read_phrases()
+        self.read_measurements()
+        self.read_grades()
+        self.read_long_preop()
+        self.read_new_deficit(self.resolve())
+        if self.examined_normal and self.resolve().get("leg_weakness") is False:
+            self.add("new_motor_deficit", False, self.examined_normal[0], "examined")
+        values = self.resolve()
+        evidence: list[Evidence] = []
+        for r in self.readings:
+            if values.get(r.finding) == r.value and r.start >= 0:
+                evidence.append(
+                    Evidence(f"findings.{r.finding}", r.value, r.start, r.end, self.nd.text[r.start : r.end])
+                )
+        for imp in self.lang.implications:
+            if values.get(imp.when) is imp.is_:
+                src = next((e for e in evidence if e.field == f"findings.{imp.when}"), None)
+                for other, val in imp.then.items():
+                    if other not in values:
+                        values[other] = val
+                        if src is not None:
+                            evidence.append(Evidence(f"findings.{other}", val, src.start, src.end, src.text))
+        return values, evidence

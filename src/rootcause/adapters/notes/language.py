@@ -1,0 +1,377 @@
+"""The note reader's language data (knowledge/data/note_language.yaml): typed, strict, loaded once.
+
+Every model forbids unknown keys, so a typo in the YAML is an error naming the key, not a rule that
+silently never fires. Regular expressions are compiled at load time, so a bad pattern fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rootcause.errors import KnowledgeBaseError
+from rootcause.knowledge.schema import Finding, FindingsFile
+
+ProcedureId = Literal["discectomy", "laminectomy", "fusion", "interspinous_spacer", "other"]
+Direction = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_regex(patterns: list[str]) -> list[str]:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {p!r}: {exc}") from exc
+    return patterns
+
+
+class Sentences(Strict):
+    abbreviations: list[str]
+
+
+class Flex(Strict):
+    optional_words: list[str]
+    determiners: list[str]
+    level_pattern: str
+    max_optional: int = Field(ge=0, le=4)
+
+
+class SectionRule(Strict):
+    category: str
+    titles: list[str]
+
+
+class SectionEffects(Strict):
+    ignore: list[str]
+    family: list[str]
+    examination: list[str]
+
+
+class ContextRuleGroup(Strict):
+    category: str
+    direction: Direction
+    literals: list[str] = Field(default_factory=list)
+    patterns: list[list[dict[str, Any]]] = Field(default_factory=list)
+    max_scope: int | None = Field(default=None, gt=0)
+    max_targets: int | None = Field(default=None, gt=0)
+    terminated_by: list[str] = Field(default_factory=list, description="categories that end this cue's scope")
+
+    @model_validator(mode="after")
+    def _has_rules(self) -> ContextRuleGroup:
+        if not self.literals and not self.patterns:
+            raise ValueError("needs literals or patterns")
+        return self
+
+
+class Frame(Strict):
+    finding: str
+    names: list[str]
+    positive: list[str] = Field(default_factory=list)
+    negative: list[str] = Field(default_factory=list)
+    order: Literal["name_first", "any"] = "name_first"
+    max_gap: int | None = Field(default=None, ge=0, le=12)
+    block_before: list[str] = Field(default_factory=list, description="a name after one of these is not read")
+    block_after: list[str] = Field(default_factory=list, description="a name before one of these is not read")
+    negative_block_after: list[str] = Field(
+        default_factory=list,
+        description="no negative result for a name before one of these ('normal sensation over')",
+    )
+    degrees_negative_from: float | None = None
+    bare_name_absent: bool = Field(
+        default=False, description="the name alone, negated or resolved, says absent ('no headache')"
+    )
+    consumes_result: bool = Field(
+        default=True, description="the result words serve the frame only (no finding of their own)"
+    )
+
+
+class FrameQualifier(Strict):
+    finding: str
+    require: list[str]
+    negate: list[str]
+
+
+class DayThreshold(Strict):
+    up_to_day: int
+    true_above: float
+    false_at_or_below: float
+
+
+class UnknownDay(Strict):
+    true_above: float
+    false_at_or_below: float
+
+
+class Measurement(Strict):
+    id: str
+    finding: str
+    patterns: list[str]
+    value_pattern: str | None = None
+    range: tuple[float, float]
+    true_at_or_above: float | None = None
+    true_above: float | None = None
+    true_below: float | None = None
+    false_below: float | None = None
+    age_adjusted: bool = False
+    by_day: list[DayThreshold] = Field(default_factory=list)
+    unknown_day: UnknownDay | None = None
+    large_unit_true_above: float | None = None
+    drop_at_least: float | None = None
+    explained_by: list[str] = Field(default_factory=list)
+
+    _check = field_validator("patterns")(_check_regex)
+
+
+class Power(Strict):
+    grade_pattern: str
+    generic: list[str]
+    muscles: dict[str, list[str]]
+    foot_drop_muscles: list[str]
+    foot_drop_at_or_below: int
+    femoral_muscles: list[str]
+    femoral_support: list[list[str]]
+
+    @model_validator(mode="after")
+    def _known_muscles(self) -> Power:
+        for m in [*self.foot_drop_muscles, *self.femoral_muscles]:
+            if m not in self.muscles:
+                raise ValueError(f"unknown muscle group {m!r}; expected one of {', '.join(self.muscles)}")
+        _check_regex([self.grade_pattern])
+        return self
+
+
+class ReadingQualifier(Strict):
+    finding: str
+    words: list[str]
+    sets: dict[str, bool]
+
+
+class NewDeficit(Strict):
+    earlier_cues: list[str]
+    history_findings: list[str]
+
+
+class Implication(Strict):
+    when: str
+    is_: bool = Field(alias="is")
+    then: dict[str, bool]
+
+
+class FindingRules(Strict):
+    current_categories: list[str]
+    since_surgery: list[str]
+    discontinuable: list[str]
+    examiner_only: list[str]
+    examiner_cues: list[str]
+    max_days_after_surgery: dict[str, int]
+    modalities: dict[str, list[str]]
+    modality_not_result: list[str]
+    finding_modalities: dict[str, list[str]]
+
+    @model_validator(mode="after")
+    def _known_modalities(self) -> FindingRules:
+        for fid, mods in self.finding_modalities.items():
+            for m in mods:
+                if m not in self.modalities:
+                    raise ValueError(f"finding_modalities.{fid}: unknown modality {m!r}")
+        return self
+
+
+class Operation(Strict):
+    names: list[str]
+    procedure: ProcedureId
+    route: Literal["posterior", "anterior", "lateral", "combined"] | None = None
+    approach: Literal["open", "minimally_invasive"] | None = None
+    instrumented: bool | None = None
+
+
+class Procedures(Strict):
+    operations: list[Operation]
+    precedence: list[ProcedureId]
+    combined_when: list[str]
+    approach_words: dict[Literal["open", "minimally_invasive"], list[str]]
+    implant_words: list[str]
+    not_implant_words: list[str]
+    back_references: list[str]
+
+
+class Timeline(Strict):
+    number_words: dict[str, float]
+    vague_quantities: list[str]
+    units: dict[Literal["day", "week", "fortnight", "month", "year"], list[str]]
+    unit_days: dict[Literal["day", "week", "fortnight", "month", "year"], float]
+    month_names: dict[str, int]
+    weekdays: dict[str, int]
+    month_only_within: float
+    note_date_cues: list[str]
+    surgery_refs: list[str]
+    after_surgery: list[str]
+    ago: list[str]
+    relative_days: dict[str, int]
+    since_operation: list[str]
+    onset_verbs: list[str]
+    events: list[str]
+    trend_words: list[str]
+    pain_words: list[str]
+    leg_words: list[str]
+    back_words: list[str]
+    no_leg_pain: list[str]
+    trend_exclude_after: list[str]
+    durations_not: list[str]
+    long_preop_days: int
+
+    @model_validator(mode="after")
+    def _regexes(self) -> Timeline:
+        _check_regex([*self.after_surgery, *self.relative_days, *self.since_operation])
+        return self
+
+
+class Relief(Strict):
+    none: list[str]
+    partial: list[str]
+    complete: list[str]
+
+    @model_validator(mode="after")
+    def _regexes(self) -> Relief:
+        _check_regex([*self.none, *self.partial, *self.complete])
+        return self
+
+
+class Speed(Strict):
+    sudden: list[str]
+    gradual: list[str]
+    sudden_within_days: int
+
+    @model_validator(mode="after")
+    def _regexes(self) -> Speed:
+        _check_regex([*self.sudden, *self.gradual])
+        return self
+
+
+class Trend(Strict):
+    improving: list[str]
+    stable: list[str]
+    worsening: list[str]
+
+    @model_validator(mode="after")
+    def _regexes(self) -> Trend:
+        _check_regex([*self.improving, *self.stable, *self.worsening])
+        return self
+
+
+class Sides(Strict):
+    left: list[str]
+    right: list[str]
+    both: list[str]
+    not_side_after: list[str]
+
+
+class Demographics(Strict):
+    male_titles: list[str]
+    female_titles: list[str]
+    male_words: list[str]
+    female_words: list[str]
+    non_patient_cues: list[str]
+
+
+class Missing(Strict):
+    always: list[str]
+    red_flags: list[str]
+
+
+class NoteLanguage(Strict):
+    version: str
+    sentences: Sentences
+    flex: Flex
+    placeholders: dict[str, list[str]]
+    sections: list[SectionRule]
+    section_effects: SectionEffects
+    context: list[ContextRuleGroup]
+    frame_max_gap: int = Field(ge=0, le=12)
+    frames: list[Frame]
+    frame_qualifiers: list[FrameQualifier]
+    negative_only: dict[str, list[str]]
+    measurements: list[Measurement]
+    power: Power
+    reading_qualifiers: list[ReadingQualifier]
+    preop_links: dict[str, str]
+    new_deficit: NewDeficit
+    implications: list[Implication]
+    finding_rules: FindingRules
+    procedures: Procedures
+    timeline: Timeline
+    relief: Relief
+    speed: Speed
+    trend: Trend
+    sides: Sides
+    demographics: Demographics
+    missing: Missing
+
+    def finding_ids_used(self) -> set[str]:
+        """Every finding id the language data names (checked against the knowledge base)."""
+        ids = {f.finding for f in self.frames} | {q.finding for q in self.frame_qualifiers}
+        ids |= {m.finding for m in self.measurements} | set(self.negative_only)
+        for imp in self.implications:
+            ids |= {imp.when, *imp.then}
+        ids |= set(self.preop_links) | set(self.preop_links.values())
+        for rq in self.reading_qualifiers:
+            ids |= {rq.finding, *rq.sets}
+        ids |= set(self.new_deficit.history_findings)
+        rules = self.finding_rules
+        ids |= {*rules.since_surgery, *rules.discontinuable, *rules.examiner_only}
+        ids |= {*rules.max_days_after_surgery, *rules.finding_modalities, *self.missing.red_flags}
+        return ids
+
+
+def language_path() -> Path:
+    return Path(str(resources.files("rootcause.knowledge").joinpath("data/note_language.yaml")))
+
+
+def load_language(path: Path | None = None, finding_ids: set[str] | None = None) -> NoteLanguage:
+    """Read and validate the language file; raise KnowledgeBaseError naming every problem."""
+    where = path or language_path()
+    try:
+        raw = yaml.load(
+            where.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeBaseError([f"{where.name}: cannot read ({exc})"]) from exc
+    try:
+        lang = NoteLanguage.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{where.name}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        ]
+        raise KnowledgeBaseError(problems) from exc
+    if finding_ids is not None:
+        unknown = sorted(lang.finding_ids_used() - finding_ids)
+        if unknown:
+            raise KnowledgeBaseError([f"{where.name}: unknown finding id {u!r}" for u in unknown])
+    return lang
+
+
+@lru_cache(maxsize=1)
+def knowledge_findings() -> tuple[Finding, ...]:
+    """The packaged knowledge base's findings (findings.yaml, validated), read with libyaml when present."""
+    path = Path(str(resources.files("rootcause.knowledge").joinpath("data/findings.yaml")))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        return tuple(FindingsFile.model_validate(raw).findings)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise KnowledgeBaseError([f"findings.yaml: {exc}"]) from exc
+
+
+@lru_cache(maxsize=1)
+def default_language() -> NoteLanguage:
+    return load_language(finding_ids={f.id for f in knowledge_findings()})

@@ -1,0 +1,177 @@
+"""A processed note: the spaCy doc plus the per-token facts the readers need (sentence, line, section,
+parenthesis group) and each target's ConText status."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from rootcause.adapters.notes.language import NoteLanguage
+from rootcause.adapters.notes.pipeline import INLINE_SECTIONS, TARGETS, LabelInfo, label_info
+
+DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
+
+
+@dataclass
+class Sentence:
+    index: int
+    start: int  # character offsets
+    end: int
+    tok_start: int
+    tok_end: int
+    text: str
+    section: str | None
+    line: int
+
+
+@dataclass
+class Target:
+    span: Any
+    info: LabelInfo
+    flags: frozenset[str]
+    section: str | None
+    sentence: Sentence
+
+    @property
+    def start(self) -> int:
+        return int(self.span.start_char)
+
+    @property
+    def end(self) -> int:
+        return int(self.span.end_char)
+
+    @property
+    def text(self) -> str:
+        return str(self.span.text)
+
+
+@dataclass
+class NoteDoc:
+    text: str
+    doc: Any
+    lang: NoteLanguage
+    sentences: list[Sentence] = field(default_factory=list)
+    token_sentence: list[int] = field(default_factory=list)
+    token_section: list[str | None] = field(default_factory=list)
+    token_paren: list[tuple[int, int] | None] = field(default_factory=list)
+    line_starts: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, text: str, doc: Any, lang: NoteLanguage) -> NoteDoc:
+        nd = cls(text=text, doc=doc, lang=lang)
+        n = len(doc)
+        nd.token_section = [None] * n
+        line_start = doc.user_data.get("rc_line_start") or [t.i == 0 for t in doc]
+        current: str | None = None
+        for sec in getattr(doc._, "sections", None) or []:
+            a, b = sec.title_start, min(sec.body_end, n)
+            if sec.category is not None:
+                # a title counts at the start of a line; plan and assessment titles also at a sentence start
+                inline = sec.category in INLINE_SECTIONS and doc[a].is_sent_start
+                if line_start[a] or inline:
+                    current = sec.category
+            if b > a:
+                nd.token_section[a:b] = [current] * (b - a)
+        nd.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        # parenthesis groups: innermost (open, close) token range around each token
+        stack: list[int] = []
+        groups: list[tuple[int, int]] = []
+        if "(" in text:
+            for tok in doc:
+                if tok.text == "(":
+                    stack.append(tok.i)
+                elif tok.text == ")" and stack:
+                    groups.append((stack.pop(), tok.i + 1))
+        nd.token_paren = [None] * n
+        for a, b in sorted(groups, key=lambda g: g[1] - g[0], reverse=True):
+            nd.token_paren[a:b] = [(a, b)] * (b - a)
+        owner = doc.user_data.get("rc_sentence_of")
+        if owner is None or len(owner) != n:
+            owner, sid = [], -1
+            for tok in doc:
+                sid += 1 if (tok.i == 0 or tok.is_sent_start) else 0
+                owner.append(sid)
+        nd.token_sentence = list(owner)
+        count = (owner[-1] + 1) if owner else 0
+        first: list[int] = [-1] * count
+        last: list[int] = [-1] * count
+        for tok in doc:
+            if not tok.is_space:
+                k = owner[tok.i]
+                if first[k] < 0:
+                    first[k] = tok.i
+                last[k] = tok.i
+        for k in range(count):
+            s = Sentence(k, 0, 0, 0, 0, "", None, 0)
+            nd.sentences.append(s)
+            if first[k] < 0:
+                continue
+            a, b = doc[first[k]], doc[last[k]]
+            s.start, s.end = a.idx, b.idx + len(b.text)
+            s.tok_start, s.tok_end = a.i, b.i + 1
+            s.text = text[s.start : s.end]
+            s.section = nd.token_section[a.i]
+            s.line = nd.line_of(s.start)
+        return nd
+
+    def line_of(self, char: int) -> int:
+        lo, hi = 0, len(self.line_starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.line_starts[mid] <= char:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def line_text(self, line: int) -> tuple[int, str]:
+        start = self.line_starts[line]
+        end = self.line_starts[line + 1] - 1 if line + 1 < len(self.line_starts) else len(self.text)
+        return start, self.text[start:end]
+
+    def ignored(self, section: str | None) -> bool:
+        return section in self.lang.section_effects.ignore
+
+    def flags(self, span: Any) -> frozenset[str]:
+        """ConText categories that apply to the span; a modifier inside parentheses reaches only into them."""
+        out: set[str] = set()
+        for m in span._.modifiers:
+            ms, me = m.modifier_span
+            group = self.token_paren[ms] if ms < len(self.token_paren) else None
+            if group is not None and not (group[0] <= span.start and span.end <= group[1]):
+                continue
+            if (
+                m.category == "NEGATED_EXISTENCE"
+                and me <= span.start
+                and any(t.text == ":" for t in self.doc[me : span.start])
+            ):
+                continue  # a colon ends a forward negation's reach
+            out.add(m.category)
+        if self.token_section[span.start] in self.lang.section_effects.family:
+            out.add("FAMILY")
+        return frozenset(out)
+
+    @cached_property
+    def targets(self) -> list[Target]:
+        out = []
+        for span in self.doc.spans.get(TARGETS, []):
+            info = label_info(span.label_, self.lang)
+            # ConText's span attributes (is_negated, ...) stay as ConText set them; the reader uses these
+            # flags, which also apply the parenthesis and colon limits
+            flags = self.flags(span)
+            sent = self.sentences[self.token_sentence[span.start]]
+            out.append(Target(span, info, flags, self.token_section[span.start], sent))
+        return out
+
+    def usable(self, t: Target) -> bool:
+        """Not in an ignored section, not uncertain, hypothetical or about someone else."""
+        return not self.ignored(t.section) and not (t.flags & DROP_CATEGORIES)
+
+    @cached_property
+    def _live(self) -> list[Sentence]:
+        return [s for s in self.sentences if s.text and not self.ignored(s.section)]
+
+    def live_sentences(self) -> list[Sentence]:
+        return self._live

@@ -1,0 +1,258 @@
+"""The operation (procedure, levels, approach, route, implants), an earlier operation, age and sex."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rootcause.adapters.notes.language import Operation
+from rootcause.adapters.notes.notedoc import NoteDoc, Target
+
+LEVEL = re.compile(
+    r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)\s*(?:(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2}))?(?![\w/])", re.IGNORECASE
+)
+SPINE = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+HEDGE_AFTER = re.compile(r"^\s*(?:i\s+think|\?|or\s+so|maybe|possibly|not\s+sure)", re.IGNORECASE)
+TIME_ATTACHED = re.compile(r"\b(?:19|20)\d{2}\b|\bago\b|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", re.IGNORECASE)
+
+
+@dataclass
+class Evidence:
+    field: str
+    value: Any
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+
+
+@dataclass
+class OperationReading:
+    targets: list[Target]
+    entries: list[Operation]
+    surgery: dict[str, Any] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def _vertebra(name: str, ref: str) -> str | None:
+    name = name.upper()
+    if name.isdigit():
+        name = ("S" if name == "1" and ref in ("L5",) else ref[0]) + name
+    return name if name in SPINE else None
+
+
+def parse_levels(text: str, base: int) -> list[tuple[str, int, int]]:
+    """Disc levels written as L4/5, L4-5, L4/L5, L5/S1, or ranges (L3-5, L4-S1) -> ("L4-L5", start, end)."""
+    out: list[tuple[str, int, int]] = []
+    for m in LEVEL.finditer(text):
+        if not m.group("b"):
+            continue
+        if HEDGE_AFTER.match(text[m.end() :]):
+            continue
+        a = _vertebra(m.group("a"), m.group("a"))
+        b = _vertebra(m.group("b"), m.group("a").upper())
+        if a is None or b is None:
+            continue
+        ia, ib = SPINE.index(a), SPINE.index(b)
+        if ib <= ia or ib - ia > 4:
+            continue
+        for i in range(ia, ib):
+            out.append((f"{SPINE[i]}-{SPINE[i + 1]}", base + m.start(), base + m.end()))
+    return out
+
+
+def _words_near(nd: NoteDoc, t: Target, words: list[str], before: int = 5) -> tuple[int, int, str] | None:
+    """One of words within `before` tokens before the target, in its sentence: (start, end, text)."""
+    first = max(t.sentence.tok_start, t.span.start - before)
+    lo = int(nd.doc[first].idx) if first < t.span.start else t.start
+    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    m = re.search(rf"(?<![\w-])(?:{alt})(?![\w-])", nd.text[lo : t.start], re.IGNORECASE)
+    return (lo + m.start(), lo + m.end(), m.group()) if m else None
+
+
+def _in_parens_after(nd: NoteDoc, t: Target) -> str:
+    doc = nd.doc
+    if t.span.end < len(doc) and doc[t.span.end].text == "(":
+        group = nd.token_paren[t.span.end]
+        if group:
+            return str(doc[group[0] : group[1]].text)
+    return ""
+
+
+def read_operation(nd: NoteDoc) -> OperationReading | None:
+    lang = nd.lang
+    ops = lang.procedures.operations
+    procs = [t for t in nd.targets if t.info.kind == "proc" and nd.usable(t)]
+    if not procs:
+        return None
+    first = procs[0]
+    group = [t for t in procs if t.sentence.index == first.sentence.index]
+    entries = [ops[int(t.info.key)] for t in group]
+    reading = OperationReading(group, entries)
+    rank = {p: i for i, p in enumerate(lang.procedures.precedence)}
+    chosen = min(zip(group, entries, strict=True), key=lambda te: rank[te[1].procedure])
+    target, entry = chosen
+    surgery: dict[str, Any] = {"procedure": entry.procedure}
+    reading.evidence.append(
+        Evidence("surgery.procedure", entry.procedure, target.start, target.end, target.text)
+    )
+    sent = first.sentence
+    sent_text = sent.text.lower()
+    # levels: in the operation's sentence, near the operation's name
+    levels: list[str] = []
+    for lv, s, e in parse_levels(sent.text, sent.start):
+        near = any(abs(s - t.end) < 60 or abs(t.start - e) < 60 for t in group)
+        if near and lv not in levels:
+            levels.append(lv)
+            reading.evidence.append(Evidence("surgery.levels", lv, s, e, nd.text[s:e]))
+    if levels:
+        surgery["levels"] = sorted(levels, key=lambda x: SPINE.index(x.split("-")[0]))
+    # approach: a word just before the name, or the operation's own kind (tubular, endoscopic)
+    for t, op in zip(group, entries, strict=True):
+        if op.approach:
+            surgery["approach"] = op.approach
+            reading.evidence.append(Evidence("surgery.approach", op.approach, t.start, t.end, t.text))
+            break
+    if "approach" not in surgery:
+        for approach, words in lang.procedures.approach_words.items():
+            for t in group:
+                hit = _words_near(nd, t, words, before=5)
+                if hit is not None:
+                    surgery["approach"] = approach
+                    reading.evidence.append(Evidence("surgery.approach", approach, *hit))
+                    break
+            if "approach" in surgery:
+                break
+    # route: fixed by the name; an anterior fusion with posterior screws is combined
+    routes = [op.route for op in entries if op.route]
+    route = entry.route or (routes[0] if routes else None)
+    if route in ("anterior", "lateral") and any(
+        w.lower() in sent_text for w in lang.procedures.combined_when
+    ):
+        route = "combined"
+    if route:
+        surgery["route"] = route
+        reading.evidence.append(Evidence("surgery.route", route, target.start, target.end, target.text))
+    # implants: named with the operation, or the operation is an implant
+    context = sent_text + " " + " ".join(_in_parens_after(nd, t).lower() for t in group)
+    no_implant = any(w.lower() in context for w in lang.procedures.not_implant_words)
+    implant = next(
+        (w for w in lang.procedures.implant_words if re.search(rf"\b{re.escape(w.lower())}\b", context)), None
+    )
+    if not no_implant and (entry.instrumented or any(op.instrumented for op in entries) or implant):
+        surgery["instrumented"] = True
+        reading.evidence.append(Evidence("surgery.instrumented", True, target.start, target.end, target.text))
+    reading.surgery = surgery
+    return reading
+
+
+def earlier_operation(nd: NoteDoc, reading: OperationReading) -> Target | None:
+    """Another operation, told apart from the index one by its own time or by kind and level."""
+    lang = nd.lang
+    ops = lang.procedures.operations
+    index_sentence = reading.targets[0].sentence.index
+    index_kind = {op.procedure for op in reading.entries}
+    index_levels = set(reading.surgery.get("levels", []))
+    for t in nd.targets:
+        if t.info.kind != "proc" or not nd.usable(t) or t.sentence.index == index_sentence:
+            continue
+        if "HISTORICAL" in t.flags and not TIME_ATTACHED.search(t.sentence.text):
+            continue
+        before = nd.doc[max(0, t.span.start - 2) : t.span.start].text.lower()
+        if any(w in before.split() for w in ("the", "her", "his", "my", "your", "this", "that")):
+            continue
+        kind = ops[int(t.info.key)].procedure
+        levels = {lv for lv, _, _ in parse_levels(t.sentence.text, t.sentence.start)}
+        timed = bool(TIME_ATTACHED.search(t.sentence.text))
+        if (timed and (kind not in index_kind or (levels and levels != index_levels))) or (
+            kind not in index_kind and levels and levels != index_levels
+        ):
+            return t
+    return None
+
+
+AGE_SEX = [
+    re.compile(r"\b(?P<age>\d{1,3})\s*-?\s*(?P<sex>[MF])\b(?![\w/])"),
+    re.compile(
+        r"\b(?P<age>\d{1,3})[- ]?(?:year|yr)s?[- ]old\s+"
+        r"(?P<word>man|woman|male|female|gentleman|lady|boy|girl)?",
+        re.I,
+    ),
+    re.compile(r"\b(?:aged|age)\s*:?\s*(?P<age>\d{1,3})\b", re.I),
+    re.compile(r"\b(?:I'm|I\s+am|im)\s+(?P<age>\d{2})\b(?!\s*(?:-|\w|/|%|\.\d))", re.I),
+]
+TITLE_NAME = re.compile(
+    r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*(?:,\s*|\(\s*)(?P<age>\d{1,3})\b"
+)
+NAME_AGE = re.compile(r"\b[A-Z][a-z]+\s*\(\s*(?P<age>\d{1,3})\s*\)")
+
+
+def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
+    lang = nd.lang.demographics
+    text = nd.text
+    out: dict[str, Any] = {}
+    ev: list[Evidence] = []
+
+    def put(key: str, value: Any, m: re.Match[str], group: str) -> None:
+        if key in out:
+            return
+        out[key] = value
+        s, e = m.span(group)
+        ev.append(Evidence(key, value, s, e, text[s:e]))
+
+    for m in AGE_SEX[0].finditer(text):
+        age = int(m.group("age"))
+        if 0 < age < 120:
+            put("age", age, m, "age")
+            put("sex", "male" if m.group("sex") == "M" else "female", m, "sex")
+            break
+    for m in AGE_SEX[1].finditer(text):
+        age = int(m.group("age"))
+        before = text[max(0, m.start() - 8) : m.start()].lower()
+        if re.search(r"\b(?:my|his|her|our|their|your)\s*$", before):
+            continue
+        if not m.group("word") and not re.search(r"(?:^|\b(?:a|is|pt|patient|aged)|[:,(])\s*$", before):
+            continue
+        if 0 < age < 120:
+            word = (m.group("word") or "").lower()
+            put("age", age, m, "age")
+            if word in lang.male_words:
+                put("sex", "male", m, "word")
+            elif word in lang.female_words:
+                put("sex", "female", m, "word")
+            break
+    for m in TITLE_NAME.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        prefix = text[line_start : m.start()].lower()
+        if any(re.search(rf"\b{re.escape(c)}\b", prefix) for c in ("dear", "yours", "cc", "consultant")):
+            continue
+        title = m.group("title").lower()
+        put("age", int(m.group("age")), m, "age")
+        if title in lang.male_titles:
+            put("sex", "male", m, "title")
+        elif title in lang.female_titles:
+            put("sex", "female", m, "title")
+        break
+    if "age" not in out:
+        for rx in (AGE_SEX[2], AGE_SEX[3]):
+            for m in rx.finditer(text):
+                put("age", int(m.group("age")), m, "age")
+                break
+    if "age" not in out:
+        for m in NAME_AGE.finditer(text):
+            age = int(m.group("age"))
+            if 10 < age < 110:
+                put("age", age, m, "age")
+                break
+    if "age" in out and not 0 <= out["age"] <= 120:
+        del out["age"]
+    return out, ev

@@ -1,0 +1,470 @@
+"""Timeline of a note: days since surgery, the current leg pain's side, onset, speed and trend, the
+relief the operation gave, and dated pain scores. Each value keeps the text span it came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from rootcause.adapters.notes.days import DaysMixin
+from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
+from rootcause.adapters.notes.surgery import Evidence, OperationReading
+from rootcause.adapters.notes.timewords import Duration, durations, words_re
+
+PREOP = re.compile(
+    r"\b(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|op|operation)|pre-?op(?:erative(?:ly)?)?|prior\s+to\s+(?:the\s+)?surgery)\b",
+    re.IGNORECASE,
+)
+PREOP_PSEUDO = re.compile(
+    r"\b(?:than|as|same\s+\w+\s+as|unchanged\s+from|present|there|it\s+was|they\s+were)\s+before\b|\bsince\s+before\b"
+    r"|\bbefore\s+surgery\s+too\b",
+    re.IGNORECASE,
+)
+HEDGE = re.compile(r"\b(?:maybe|might|perhaps|possibly|not\s+sure|i\s+think|probably)\b|\?", re.IGNORECASE)
+SURGERY_WORD = re.compile(
+    r"\b(?:op|operation|surgery|procedure|fusion|decompression|discectomy|microdiscectomy|laminectomy|spacer)\b",
+    re.I,
+)
+CLAUSE_BREAK = re.compile(r",\s*but\b|;|:|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
+
+
+@dataclass
+class TimelineReading:
+    days_since: int | None = None
+    leg_pain: dict[str, Any] = field(default_factory=dict)
+    pain_scores: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    note_date: dt.date | None = None
+    surgery_date: dt.date | None = None
+
+
+_words_re = words_re
+
+
+@lru_cache(maxsize=512)
+def _c(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+class TimeReader(DaysMixin):
+    def __init__(self, nd: NoteDoc, op: OperationReading | None, note_date: dt.date | None) -> None:
+        self.nd = nd
+        self.lang = nd.lang
+        self.op = op
+        self.given_date = note_date
+        tl = self.lang.timeline
+        self.leg = _words_re(tl.leg_words)
+        self.pain = _words_re(tl.pain_words)
+        self.trend_words = _words_re(tl.trend_words)
+        self.back = _words_re(tl.back_words)
+        self.events = _words_re(tl.events)
+        self.onset_verbs = _words_re(tl.onset_verbs)
+        self.after = _c(r"^\s*(?:" + "|".join(tl.after_surgery) + r")")
+        self.ago = _c(r"^\s*(?:" + "|".join(tl.ago) + r")\b")
+        self.since_op = _c("|".join(tl.since_operation))
+        self.no_leg_pain = _words_re(tl.no_leg_pain)
+        self.cues = _words_re(tl.note_date_cues)
+        self.out = TimelineReading()
+        self._legish: dict[str, bool] = {}
+        self._complaints: list[Sentence] | None = None
+        self.op_sentence = op.targets[0].sentence.index if op else -1
+        self.exam_sentences = self._exam_sentences()
+
+    # ------------------------------------------------------------------ helpers
+    def ev(self, fld: str, value: Any, start: int, end: int) -> None:
+        self.out.evidence.append(Evidence(fld, value, start, end, self.nd.text[start:end]))
+
+    def _exam_sentences(self) -> set[int]:
+        nd = self.nd
+        exam = set()
+        for t in nd.targets:
+            if t.info.kind == "grade" or (
+                t.info.kind == "frame"
+                and nd.lang.frames[int(t.info.key)].finding not in ("neurogenic_claudication",)
+                and nd.lang.frames[int(t.info.key)].finding.endswith(
+                    ("positive", "loss", "signs", "painful", "pulses", "tinel")
+                )
+            ):
+                exam.add(t.sentence.index)
+        for s in nd.sentences:
+            if s.section in ("examination", "investigations"):
+                exam.add(s.index)
+        return exam
+
+    def historical(self, s: Sentence) -> bool:
+        text = re.sub(r"\([^()]*\)", " ", s.text) if "(" in s.text else s.text
+        return bool(PREOP.search(text)) and not PREOP_PSEUDO.search(text)
+
+    def legish(self, text: str) -> bool:
+        hit = self._legish.get(text)
+        if hit is None:
+            hit = bool(self.leg.search(text)) or (bool(self.pain.search(text)) and not self.back.search(text))
+            self._legish[text] = hit
+        return hit
+
+    def complaint_sentences(self) -> list[Sentence]:
+        if self._complaints is None:
+            self._complaints = [
+                s
+                for s in self.nd.live_sentences()
+                if s.index not in self.exam_sentences
+                and s.index != self.op_sentence
+                and not self.historical(s)
+            ]
+        return self._complaints
+
+    # ------------------------------------------------------------------ relief
+    def read_relief(self) -> tuple[Sentence, int] | None:
+        rel = self.lang.relief
+        found: list[tuple[int, int, str, Sentence]] = []
+        for sent in self.nd.live_sentences():
+            if sent.index in self.exam_sentences or not (
+                self.legish(sent.text) or "surg" in sent.text.lower()
+            ):
+                continue
+            masked: list[tuple[int, int]] = []
+            surgery_named = bool(SURGERY_WORD.search(sent.text)) or sent.index == self.op_sentence
+            for cls in ("none", "partial", "complete"):
+                if cls == "none" and not surgery_named:
+                    continue
+                for m in _c("|".join(f"(?:{rx})" for rx in getattr(rel, cls))).finditer(sent.text):
+                    if True:
+                        if any(a < m.end() and m.start() < b for a, b in masked):
+                            continue
+                        masked.append(m.span())
+                        found.append((sent.start + m.start(), sent.start + m.end(), cls, sent))
+        if not found:
+            return None
+        start, end, cls, sent = min(found, key=lambda f: f[0])
+        self.out.leg_pain["relief_after_surgery"] = cls
+        self.ev("leg_pain.relief_after_surgery", cls, start, end)
+        brk = CLAUSE_BREAK.search(sent.text, end - sent.start)
+        return sent, (sent.start + brk.start()) if brk else sent.end
+
+    # ------------------------------------------------------------------ side
+    def side_in(self, text: str, base: int) -> tuple[str, int, int] | None:
+        sides = self.lang.sides
+        table = {w.lower(): "left" for w in sides.left} | {w.lower(): "right" for w in sides.right}
+        table |= {w.lower(): "both" for w in sides.both}
+        not_after = _words_re(sides.not_side_after)
+        for m in re.finditer(r"(?<![\w/])([A-Za-z]+(?:-sided)?)(?![\w/])", text):
+            word = m.group(1)
+            side = table.get(word.lower())
+            if side is None or (len(word) <= 2 and not word.isupper()):
+                continue
+            window = text[m.end() : m.end() + 40]
+            if not_after.match(window.strip()):
+                continue
+            near = text[max(0, m.start() - 25) : m.end() + 45]
+            if self.leg.search(near):
+                return side, base + m.start(), base + m.end()
+        return None
+
+    def read_side(self, relief_clause: tuple[Sentence, int] | None) -> None:
+        for sent in self.complaint_sentences():
+            text, base = sent.text, sent.start
+            if relief_clause and relief_clause[0].index == sent.index:
+                cut = relief_clause[1] - sent.start
+                text, base = text[cut:], sent.start + cut
+            hit = self.side_in(text, base)
+            if hit:
+                self._set_side(hit)
+                return
+        if relief_clause:
+            sent, end = relief_clause
+            hit = self.side_in(self.nd.text[sent.start : end], sent.start)
+            if hit:
+                self._set_side(hit)
+                return
+        if self.op is not None:
+            sent = self.op.targets[0].sentence
+            hit = self.side_in(sent.text, sent.start)
+            if hit is None:
+                m = re.search(r"\b(left|right)\b|(?<![\w/])([LR])(?![\w/])", sent.text)
+                if m and m.start() < self.op.targets[0].start - sent.start:
+                    word = m.group(0)
+                    hit = (
+                        "left" if word.lower() in ("left", "l") else "right",
+                        sent.start + m.start(),
+                        sent.start + m.end(),
+                    )
+            if hit:
+                self._set_side(hit)
+
+    def _set_side(self, hit: tuple[str, int, int]) -> None:
+        self.out.leg_pain["side"] = hit[0]
+        self.ev("leg_pain.side", hit[0], hit[1], hit[2])
+
+    # ------------------------------------------------------------------ onset, speed
+    def read_onset(self) -> Sentence | None:
+        days = self.out.days_since
+        relief = self.out.leg_pain.get("relief_after_surgery")
+        cands = self.complaint_sentences()
+        # A: "<duration> post-op / after the operation"
+        for sent in cands:
+            if not (
+                self.pain.search(sent.text)
+                or self.events.search(sent.text)
+                or self.onset_verbs.search(sent.text)
+            ):
+                continue
+            for d in durations(self.lang, sent.text, sent.start):
+                rest = self.nd.text[d.end : sent.end]
+                if d.days is not None and self.after.match(rest) and self._set_onset(d.days, d.start, d.end):
+                    return sent
+        if days is None:
+            return self._since_operation(cands)
+        # C: yesterday, last night, this afternoon (unless the sentence dates the pain more closely)
+        for sent in cands:
+            if not (self.legish(sent.text) or self.events.search(sent.text)):
+                continue
+            explicit = [
+                d
+                for d in durations(self.lang, sent.text, sent.start)
+                if d.days is not None
+                and self._dates_complaint(
+                    d,
+                    self.nd.text[max(sent.start, d.start - 22) : d.start].lower(),
+                    self.nd.text[d.end : sent.end],
+                )
+            ]
+            for rx, back in self.lang.timeline.relative_days.items():
+                m = _c(rx).search(sent.text)
+                if m is None:
+                    continue
+                pain = self.pain.search(sent.text)
+                if (
+                    explicit
+                    and pain
+                    and abs(explicit[0].start - (sent.start + pain.start())) < abs(m.start() - pain.start())
+                ):
+                    break
+                if self._set_onset(days - back, sent.start + m.start(), sent.start + m.end(), sudden=True):
+                    return sent
+            m = re.search(
+                r"\bsince\s+(?:last\s+)?(" + "|".join(self.lang.timeline.weekdays) + r")\b", sent.text, re.I
+            )
+            if m and self.out.note_date is not None:
+                wd = self.lang.timeline.weekdays[m.group(1).lower()]
+                back = (self.out.note_date.weekday() - wd) % 7 or 7
+                if self._set_onset(
+                    days - back, sent.start + m.start(), sent.start + m.end(), sudden=back <= 2
+                ):
+                    return sent
+        # B: "x 5/7", "for 3 months", "over the last 18 months", "ten days ago", "3/12 of ..."
+        trend = self.lang.trend
+        for sent in cands:
+            if not self.legish(sent.text):
+                continue
+            if _c("|".join(trend.stable)).search(sent.text):
+                continue
+            if (
+                relief in ("partial", "none")
+                and _c("|".join(trend.worsening)).search(sent.text)
+                and not self.onset_verbs.search(sent.text)
+            ):
+                continue
+            for d in durations(self.lang, sent.text, sent.start):
+                if d.days is None:
+                    continue
+                before = self.nd.text[max(sent.start, d.start - 22) : d.start].lower()
+                rest = self.nd.text[d.end : sent.end]
+                if self._dates_complaint(d, before, rest) and self._set_onset(
+                    days - d.days, d.start, d.end, sudden=d.days <= self.lang.speed.sudden_within_days
+                ):
+                    return sent
+        return self._since_operation(cands)
+
+    def _dates_complaint(self, d: Duration, before: str, rest: str) -> bool:
+        """'x 5/7', 'for 3 months', 'over the last 18 months', 'ten days ago', '3/12 of ...'."""
+        return bool(
+            re.search(
+                r"(?:\bx|\bfor(?:\s+the\s+(?:last|past))?|\bover\s+the\s+(?:last|past)|\bin\s+the\s+(?:last|past)"
+                r"|\bsince|\blast)\s*~?\s*(?:about\s+|around\s+)?$",
+                before,
+            )
+            or self.ago.match(rest)
+            or re.match(r"^\s*of\b", rest)
+            or re.match(
+                r"^\s*(?:\w+\s+){0,2}?(?:pain|ache|aching|sciatica|numbness|tingling|symptoms|swelling)\b",
+                rest,
+                re.I,
+            )
+            or d.text.lower().startswith(("the past", "the last", "past", "last"))
+        )
+
+    def _since_operation(self, cands: list[Sentence]) -> Sentence | None:
+        relief = self.out.leg_pain.get("relief_after_surgery")
+        for sent in cands:
+            m = self.since_op.search(sent.text)
+            if (
+                m
+                and (self.legish(sent.text) or "woke" in m.group(0).lower())
+                and self._set_onset(0, sent.start + m.start(), sent.start + m.end(), sudden=relief != "none")
+            ):
+                return sent
+        return None
+
+    def _set_onset(self, value: int, start: int, end: int, sudden: bool = False) -> bool:
+        days = self.out.days_since
+        if value < 0 or (days is not None and value > days):
+            return False
+        self.out.leg_pain["onset_days"] = value
+        self.ev("leg_pain.onset_days", value, start, end)
+        if sudden:
+            self.out.leg_pain["onset_speed"] = "sudden"
+            self.ev("leg_pain.onset_speed", "sudden", start, end)
+        return True
+
+    def read_speed(self, onset_sentence: Sentence | None) -> None:
+        if onset_sentence is None or "onset_speed" in self.out.leg_pain:
+            return
+        sp = self.lang.speed
+        sents = [onset_sentence]
+        nxt = onset_sentence.index + 1
+        if nxt < len(self.nd.sentences) and self.nd.sentences[nxt].text:
+            sents.append(self.nd.sentences[nxt])
+        hits: dict[str, tuple[int, int]] = {}
+        for sent in sents:
+            for cls in ("sudden", "gradual"):
+                for rx in getattr(sp, cls):
+                    m = _c(rx).search(sent.text)
+                    if m and cls not in hits:
+                        hits[cls] = (sent.start + m.start(), sent.start + m.end())
+        if len(hits) == 1:
+            cls, (s, e) = next(iter(hits.items()))
+            self.out.leg_pain["onset_speed"] = cls
+            self.ev("leg_pain.onset_speed", cls, s, e)
+
+    # ------------------------------------------------------------------ trend
+    def read_trend(self) -> None:
+        found: dict[str, tuple[int, int]] = {}
+        hedged = False
+        exclude = _words_re(self.lang.timeline.trend_exclude_after)
+        for sent in self.complaint_sentences():
+            text = sent.text
+            starts_ok = re.match(
+                r"^\s*(?:it|this|these|they|the\s+pain|pain|symptoms|unchanged|stable|improving|worsening|getting)\b",
+                text,
+                re.I,
+            )
+            if self.back.search(text) and not self.leg.search(text):
+                continue
+            if not (self.trend_words.search(text) or starts_ok):
+                continue
+            for cls in ("improving", "stable", "worsening"):
+                for m in _c("|".join(f"(?:{rx})" for rx in getattr(self.lang.trend, cls))).finditer(text):
+                    if True:
+                        if exclude.match(text[m.end() :].strip()):
+                            continue
+                        window = text[max(0, m.start() - 25) : m.end() + 6]
+                        if HEDGE.search(window):
+                            hedged = True
+                            continue
+                        found.setdefault(cls, (sent.start + m.start(), sent.start + m.end()))
+        if len(found) == 1 and not hedged:
+            cls, (s, e) = next(iter(found.items()))
+            self.out.leg_pain["trend"] = cls
+            self.ev("leg_pain.trend", cls, s, e)
+
+    # ------------------------------------------------------------------ pain scores
+    def read_scores(self) -> None:
+        days = self.out.days_since
+        nd = self.nd
+        scores = [t for t in nd.targets if t.info.kind == "score" and nd.usable(t)]
+        seen: set[tuple[int, float]] = set()
+        for i, t in enumerate(scores):
+            m = re.search(r"\d{1,2}(?:\.\d)?", t.text)
+            if m is None:
+                continue
+            value = float(m.group())
+            if value > 10:
+                continue
+            sent = t.sentence
+            prev_end = scores[i - 1].end if i and scores[i - 1].sentence.index == sent.index else sent.start
+            lead = nd.text[prev_end : t.start].lower()
+            if re.search(r"\bback\b", lead) and not re.search(r"\bleg|sciatica|nrs\b", lead):
+                continue
+            nxt = scores[i + 1].start if i + 1 < len(scores) else sent.end
+            tail = nd.text[t.end : min(nxt, sent.end + 80)]
+            day = self._score_day(tail, days)
+            undated = bool(PREOP.search(tail[:40]))
+            if (
+                day is None
+                and not undated
+                and re.search(
+                    r"\b(?:today|now|currently|at\s+present)\b", nd.text[sent.start : t.start], re.I
+                )
+            ):
+                day = days
+            if day is None or (days is not None and day > days):
+                continue
+            key = (day, value)
+            if key in seen:
+                continue
+            seen.add(key)
+            self.out.pain_scores.append({"day": day, "nrs": int(value) if value.is_integer() else value})
+            self.ev("pain_scores", {"day": day, "nrs": value}, t.start, t.end)
+        self.out.pain_scores.sort(key=lambda sc: sc["day"])
+
+    def _score_day(self, tail: str, days: int | None) -> int | None:
+        low = tail.lower()
+        if re.match(
+            r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today)\b",
+            low,
+        ):
+            return days
+        if re.search(r"\bthe\s+day\s+before\s+(?:the\s+)?(?:surgery|operation|op)\b", low):
+            return -1
+        for d in durations(self.lang, tail):
+            if d.days is None:
+                continue
+            rest = tail[d.end :].lower()
+            if re.match(
+                r"^\s*(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|operation|op)|pre-?op)", rest
+            ):
+                return -d.days
+            if re.match(
+                r"^\s*(?:review|check|follow-?up|clinic|appointment|visit|wound\s+check|post)", rest
+            ) or re.match(r"^\s*-?\s*(?:week|month)?\s*(?:review|check)", rest):
+                return d.days
+            break
+        return None
+
+    # ------------------------------------------------------------------ all
+    out: TimelineReading
+
+    def read(self) -> TimelineReading:
+        self.read_days()
+        relief_clause = self.read_relief()
+        no_pain = any(
+            self.no_leg_pain.search(s.text)
+            for s in self.nd.live_sentences()
+            if s.index not in self.exam_sentences
+        )
+        self.read_scores()
+        if not no_pain:
+            self.read_side(relief_clause)
+            onset_sentence = self.read_onset()
+            self.read_speed(onset_sentence)
+            self.read_trend()
+            relief = self.out.leg_pain.get("relief_after_surgery")
+            if "onset_days" not in self.out.leg_pain and relief == "none":
+                ev = next(e for e in self.out.evidence if e.field == "leg_pain.relief_after_surgery")
+                self._set_onset(0, ev.start, ev.end)
+            if (
+                "onset_days" not in self.out.leg_pain
+                and relief in ("partial", "none")
+                and self.out.leg_pain.get("trend") != "worsening"
+                and any(s["day"] == self.out.days_since for s in self.out.pain_scores)
+            ):
+                ev = next(e for e in self.out.evidence if e.field == "leg_pain.relief_after_surgery")
+                self._set_onset(0, ev.start, ev.end)
+        return self.out
+
+
+def read_timeline(nd: NoteDoc, op: OperationReading | None, note_date: dt.date | None) -> TimelineReading:
+    return TimeReader(nd, op, note_date).read()

@@ -1,0 +1,272 @@
+"""Dates and durations in clinical and lay English, with the annotation rules' arithmetic:
+weeks x7, months x30.44 (rounded), years x365, "n/52" weeks, "n/12" months, "n/7" days; numeric dates
+are day/month/year; a month without a day counts from the 15th."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rootcause.adapters.notes.language import NoteLanguage
+
+
+@dataclass(frozen=True)
+class Duration:
+    days: int | None  # None when vague ("a few months")
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DateMention:
+    date: dt.date
+    start: int
+    end: int
+    text: str
+    month_only: bool = False
+    year_missing: bool = False
+
+
+@dataclass(frozen=True)
+class Patterns:
+    duration: re.Pattern[str]
+    slash: re.Pattern[str]
+    single: re.Pattern[str]
+    numeric_date: re.Pattern[str]
+    iso_date: re.Pattern[str]
+    day_month: re.Pattern[str]
+    month_day: re.Pattern[str]
+    month_only: re.Pattern[str]
+    any_month: re.Pattern[str]
+    unit_of: dict[str, str]
+    not_after: re.Pattern[str]
+
+
+def _alt(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_CACHE: dict[int, tuple[NoteLanguage, Patterns]] = {}
+
+
+def patterns(lang: NoteLanguage) -> Patterns:
+    hit = _CACHE.get(id(lang))
+    if hit is not None and hit[0] is lang:
+        return hit[1]
+    built = _build(lang)
+    _CACHE[id(lang)] = (lang, built)
+    return built
+
+
+def _build(lang: NoteLanguage) -> Patterns:
+    tl = lang.timeline
+    unit_of: dict[str, str] = {}
+    words: list[str] = []
+    for unit, forms in tl.units.items():
+        for f in forms:
+            if not f.startswith("/"):
+                unit_of[f.lower()] = unit
+                words.append(f)
+    nums = _alt([*tl.number_words, *tl.vague_quantities])
+    long_words = [w for w in words if len(w) > 1]
+    # a digit may touch its unit ("3yrs", "6-week"); a number word needs a space ("an d" is not "and")
+    duration = re.compile(
+        rf"(?<![\w/.])~?\s*(?:about|around|approximately|approx\.?|nearly|almost|roughly|just\s+over|just\s+under|over)?"
+        rf"\s*(?:(?P<num>\d+(?:\.\d+)?)\s*-?\s*(?P<unit>{_alt(words)})"
+        rf"|(?P<wnum>{nums})(?:\s+|\s*-\s*)(?P<wunit>{_alt(long_words)}))(?![\w])",
+        re.IGNORECASE,
+    )
+    slash = re.compile(r"(?<![\w/.])~?(?P<num>\d{1,2})\s*/\s*(?P<den>7|52|12)\b(?!\s*/\s*\d)")
+    single = re.compile(
+        r"\b(?:the\s+)?(?:past|last|previous|this)\s+(?P<unit>week|month|year|fortnight)\b|\b(?:a|one)\s+fortnight\b",
+        re.IGNORECASE,
+    )
+    months = _alt(list(tl.month_names))
+    numeric_date = re.compile(r"(?<![\d/])(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?![\d/])")
+    iso_date = re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
+    day_month = re.compile(
+        rf"\b(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon>{months})\b\.?(?:,?\s+(?P<y>\d{{4}}))?",
+        re.IGNORECASE,
+    )
+    month_day = re.compile(
+        rf"\b(?P<mon>{months})\.?\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*/)(?:,?\s+(?P<y>\d{{4}}))?",
+        re.IGNORECASE,
+    )
+    month_only = re.compile(
+        r"\b(?:in|since|from|during|of|early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+"
+        r"(?:(?:early|late|mid)[- ])?"
+        rf"(?P<mon>{months})\b(?!\s*\d{{1,2}}\b(?!\d))(?:\s+(?P<y>\d{{4}})|\s+(?P<rel>last|this)\s+year)?",
+        re.IGNORECASE,
+    )
+    not_after = re.compile(rf"^\s*-?\s*(?:{_alt(tl.durations_not)})\b", re.IGNORECASE)
+    any_month = re.compile(rf"\b(?:{months})\b", re.IGNORECASE)
+    return Patterns(
+        duration,
+        slash,
+        single,
+        numeric_date,
+        iso_date,
+        day_month,
+        month_day,
+        month_only,
+        any_month,
+        unit_of,
+        not_after,
+    )
+
+
+def _number(lang: NoteLanguage, word: str) -> float | None:
+    w = word.lower().strip()
+    if w in lang.timeline.number_words:
+        return lang.timeline.number_words[w]
+    try:
+        return float(w)
+    except ValueError:
+        return None
+
+
+def to_days(lang: NoteLanguage, num: float, unit: str) -> int:
+    return round(num * lang.timeline.unit_days[unit])  # type: ignore[index]
+
+
+def durations(lang: NoteLanguage, text: str, base: int = 0) -> list[Duration]:
+    """Every duration in text (offsets shifted by base), vague ones with days=None."""
+    key = (id(lang), text)
+    hit = _DURATIONS.get(key)
+    if hit is None or hit[0] is not lang:
+        hit = (lang, _durations(lang, text))
+        if len(_DURATIONS) > 4096:
+            _DURATIONS.clear()
+        _DURATIONS[key] = hit
+    return [Duration(d.days, d.start + base, d.end + base, d.text) for d in hit[1]]
+
+
+_DURATIONS: dict[tuple[int, str], tuple[NoteLanguage, list[Duration]]] = {}
+
+
+def _durations(lang: NoteLanguage, text: str) -> list[Duration]:
+    base = 0
+    p = patterns(lang)
+    out: list[Duration] = []
+    taken: list[tuple[int, int]] = []
+    for m in p.slash.finditer(text):
+        den = {"7": "day", "52": "week", "12": "month"}[m.group("den")]
+        out.append(
+            Duration(to_days(lang, float(m.group("num")), den), base + m.start(), base + m.end(), m.group())
+        )
+        taken.append(m.span())
+    for m in p.duration.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            continue
+        if p.not_after.match(text[m.end() :]):
+            continue
+        numg, unitg = ("num", "unit") if m.group("num") else ("wnum", "wunit")
+        unit = p.unit_of.get(m.group(unitg).lower())
+        if unit is None:
+            continue
+        num = _number(lang, m.group(numg))
+        days = None if num is None else to_days(lang, num, unit)
+        s = m.start(numg)
+        out.append(Duration(days, base + s, base + m.end(), text[s : m.end()]))
+        taken.append(m.span())
+    for m in p.single.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            continue
+        unit = (m.group("unit") or "fortnight").lower()
+        out.append(Duration(to_days(lang, 1, unit), base + m.start(), base + m.end(), m.group()))
+    return sorted(out, key=lambda d: d.start)
+
+
+def _year(y: str | None) -> int | None:
+    if not y:
+        return None
+    v = int(y)
+    return v + 2000 if v < 100 else v
+
+
+def _mk(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[DateMention]:
+    """Full dates, dates without a year (placed in the year before `reference`), and month-only dates."""
+    p = patterns(lang)
+    months = lang.timeline.month_names
+    out: list[DateMention] = []
+    spans: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return not any(x < b and a < y for x, y in spans)
+
+    for rx in (p.iso_date, p.numeric_date):
+        for m in rx.finditer(text):
+            y = _year(m.group("y"))
+            d = _mk(y, int(m.group("m")), int(m.group("d"))) if y else None
+            if d and free(*m.span()):
+                out.append(DateMention(d, m.start(), m.end(), m.group()))
+                spans.append(m.span())
+    has_month = not months.keys().isdisjoint(re.findall(r"[a-z]+", text.lower()))
+    for rx in (p.day_month, p.month_day) if has_month else ():
+        for m in rx.finditer(text):
+            if not free(*m.span()):
+                continue
+            mon = months[m.group("mon").lower().rstrip(".")]
+            y = _year(m.group("y"))
+            missing = y is None
+            if y is None:
+                if reference is None:
+                    continue
+                y = reference.year
+                cand = _mk(y, mon, int(m.group("d")))
+                if cand and cand > reference:
+                    y -= 1
+            d = _mk(y, mon, int(m.group("d")))
+            if d:
+                out.append(DateMention(d, m.start(), m.end(), m.group(), year_missing=missing))
+                spans.append(m.span())
+    for m in p.month_only.finditer(text) if has_month else ():
+        if not free(*m.span()):
+            continue
+        mon = months[m.group("mon").lower()]
+        y = _year(m.group("y"))
+        if y is None:
+            if reference is None:
+                continue
+            if m.group("rel"):
+                y = reference.year - (1 if m.group("rel").lower() == "last" else 0)
+            else:
+                y = reference.year if (reference.month, reference.day) >= (mon, 15) else reference.year - 1
+        d = dt.date(y, mon, 15)
+        out.append(DateMention(d, m.start("mon"), m.end(), text[m.start("mon") : m.end()], month_only=True))
+        spans.append(m.span())
+    return sorted(out, key=lambda d: d.start)
+
+
+def month_only_days(lang: NoteLanguage, mention: DateMention, reference: dt.date) -> int | None:
+    """Days from a month-only date (the 15th) to reference, if the month's spread is within the allowed share
+    (annotation rule: month-only dates are used only when that is within 10 %)."""
+    days = (reference - mention.date).days
+    if days <= 0:
+        return None
+    first = mention.date.replace(day=1)
+    last = mention.date.replace(day=calendar.monthrange(mention.date.year, mention.date.month)[1])
+    spread = max(abs((reference - first).days - days), abs((reference - last).days - days))
+    return days if spread <= lang.timeline.month_only_within * days else None
+
+
+@lru_cache(maxsize=256)
+def _words_re_cached(words: tuple[str, ...]) -> re.Pattern[str]:
+    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alt})(?![\w-])", re.IGNORECASE)
+
+
+def words_re(words: list[str]) -> re.Pattern[str]:
+    """Any of these words or phrases, as whole words, case-insensitive (compiled once)."""
+    return _words_re_cached(tuple(words))
