@@ -39,6 +39,7 @@ bench: $(DEV_STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m rootcause.cli.docs docs/cli.md
+	$(BIN)/python -m rootcause.knowledge.traceability docs/seed-claims.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -28,3 +28,11 @@ def test_readme_quick_start_is_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make run" in readme and "make test" in readme
     assert "supports clinical decisions" in readme
+
+
+def test_seed_claim_table_is_current() -> None:
+    from rootcause import load_knowledge_base
+    from rootcause.knowledge.traceability import traceability_markdown
+
+    current = (ROOT / "docs" / "seed-claims.md").read_text(encoding="utf-8")
+    assert current == traceability_markdown(load_knowledge_base())
