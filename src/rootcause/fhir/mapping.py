@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rootcause.errors import KnowledgeBaseError
-from rootcause.knowledge.loader import KnowledgeBase
+from rootcause.knowledge.loader import KnowledgeBase, load_yaml
 from rootcause.knowledge.schema import PROCEDURES, Procedure
 
 MAPPING_FILE = "fhir_mapping.yaml"
@@ -340,7 +340,7 @@ def load_mapping(kb: KnowledgeBase, path: Path | None = None) -> FhirMapping:
     """Read and validate the mapping; every knowledge-base finding must be listed, and nothing else."""
     where = path or default_mapping_path()
     try:
-        raw = yaml.safe_load(where.read_text(encoding="utf-8"))
+        raw = load_yaml(where.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeBaseError([f"{where.name}: cannot read ({exc})"]) from exc
     try:

@@ -82,10 +82,17 @@ def default_data_dir() -> Path:
     return Path(str(resources.files(DATA_PACKAGE).joinpath("data")))
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely, with libyaml when installed (about ten times faster)."""
+    return yaml.load(text, Loader=_LOADER)
+
+
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        return load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{path.name}: file is missing")
     except yaml.YAMLError as exc:
