@@ -120,6 +120,7 @@ def test_unreadable_notes_are_listed_and_never_raise(engine: Engine) -> None:
 
 def test_newest_notes_first_within_the_limits(engine: Engine) -> None:
     docs = [doc(f"n{i}", text(f"note {i}: numbness"), date=f"2026-08-0{i}") for i in range(1, 8)]
+    docs[-1]["subject"] = {"reference": f"{BASE}/Patient/demo-07/_history/3"}  # the same patient
     result, fake = run(engine, docs, max_notes=3)
     assert [d for _, d in fake.calls] == [dt.date(2026, 8, 7), dt.date(2026, 8, 6), dt.date(2026, 8, 5)]
     assert "only the 3 most recent of 7 notes were read" in result.notes.problems

@@ -189,7 +189,7 @@ def test_nothing_prefetched_everything_fetched(engine: Engine) -> None:
     )
     result = service(engine, fake).handle(request(None))
     check_response(result)
-    assert len(fake.calls) == 5  # documents are not fetched until the note reader is wired in
+    assert len(fake.calls) == 5  # a service without a NotesReader does not fetch documents
     assert result.gathered.status["documents"].source == "not requested"
     assert result.fhir_case is not None and result.fhir_case.case is not None
     assert len(result.fhir_case.case["pain_scores"]) == 4  # page two was read

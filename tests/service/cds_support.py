@@ -226,6 +226,7 @@ def build_app(database_url: str, engine: Engine, fhir: FakeFhir, **settings: Any
 
 @contextmanager
 def world(database_url: str, engine: Engine, **settings: Any) -> Iterator[CdsWorld]:
+    settings.setdefault("cds_store_risk_assessment", True)  # most tests check the stored resource
     fhir = FakeFhir()
     app = build_app(database_url, engine, fhir, **settings)
     org_a, org_b = make_org(app, "Clinic A"), make_org(app, "Clinic B")

@@ -144,7 +144,7 @@ def test_every_page_has_landmarks_the_disclaimer_and_security_headers(
 
 def test_web_routes_are_not_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert all(p.startswith("/v1/") for p in paths)
+    assert all(p.startswith(("/v1/", "/cds-services")) for p in paths)  # CDS Hooks fixes its paths
     assert "/v1/interviews/{interview_id}/answers" in paths
 
 

@@ -3,6 +3,7 @@
 - ``models``   pydantic models of discovery, request, cards and feedback
 - ``prefetch`` prefetch templates and partial-prefetch handling with an injectable FHIR fetcher
 - ``cards``    cards from an Assessment; the "insufficient data" card
+- ``notes``    DocumentReference notes read with the note reader, for findings the record lacks
 - ``auth``     the EHR's bearer JWT: allow-listed issuers, JWKS by kid, aud, exp, jti replay
 - ``service``  discovery, request/feedback parsing and ``PatientViewService.handle``
 
@@ -28,6 +29,7 @@ from rootcause.cdshooks.models import (
     FeedbackRequest,
     HookRequest,
 )
+from rootcause.cdshooks.notes import NoteFinding, NotesReader, NotesResult
 from rootcause.cdshooks.prefetch import PREFETCH, FetchError, FhirFetcher, Gathered, HttpxFhirFetcher, gather
 from rootcause.cdshooks.service import (
     SERVICE_ID,
@@ -62,6 +64,9 @@ __all__ = [
     "InMemoryReplayStore",
     "JwksFetcher",
     "JwtVerifier",
+    "NoteFinding",
+    "NotesReader",
+    "NotesResult",
     "PatientViewResult",
     "PatientViewService",
     "ReplayStore",

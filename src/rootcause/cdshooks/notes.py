@@ -145,6 +145,12 @@ def _note_date(doc: Mapping[str, Any]) -> dt.date | None:
     return when
 
 
+def _same(reference: str, patient_refs: set[str]) -> bool:
+    """``Patient/1``, ``https://ehr/fhir/Patient/1`` and ``Patient/1/_history/2`` are the same patient."""
+    reference = reference.split("/_history/")[0]
+    return any(reference == r or reference.endswith("/" + r) for r in patient_refs)
+
+
 def _is_text(content_type: Any) -> bool:
     return isinstance(content_type, str) and content_type.split(";")[0].strip().lower() == "text/plain"
 
@@ -273,7 +279,7 @@ class NotesReader:
             when = _note_date(doc)
             if doc.get("status") in SKIP_STATUS or doc.get("docStatus") == "entered-in-error":
                 continue
-            if isinstance(subject_ref, str) and patient_refs and subject_ref not in patient_refs:
+            if isinstance(subject_ref, str) and patient_refs and not _same(subject_ref, patient_refs):
                 out.problems.append(f"{ref}: about another patient; not read")
                 continue
             if when is not None and when > today:

@@ -52,6 +52,26 @@ SOURCES_PATH = "/knowledge/sources"
 CASE_FORM_PATH = "/case"
 
 
+class _WriteGate:
+    """On SQLite, lets one thread of this process at a time into a CDS Hooks write transaction.
+
+    SQLite serialises writers anyway; without the gate, dozens of pool threads wait for its lock by
+    sleeping and retrying (up to 100 ms per retry), which wastes the lock's idle time and makes the
+    latency tail seconds long under load. On PostgreSQL the gate is open.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._lock = threading.Lock() if database.dialect == "sqlite" else None
+
+    def __enter__(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
 class DatabaseReplayStore:
     """``ReplayStore`` on the ``sessions`` table: shared by every worker and host on the database.
 
@@ -60,15 +80,21 @@ class DatabaseReplayStore:
     """
 
     def __init__(
-        self, database: Database, *, purge_every_s: float = 600.0, clock: Callable[[], float] = time.monotonic
+        self,
+        database: Database,
+        *,
+        purge_every_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        gate: _WriteGate | None = None,
     ) -> None:
         self.database = database
+        self.gate = gate or _WriteGate(database)
         self.purge_every_s = purge_every_s
         self.clock = clock
         self._next_purge = clock()
 
     def seen(self, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
-        with self.database.transaction() as session:
+        with self.gate, self.database.transaction() as session:
             first = cds_storage.claim_jti(session=session, issuer=issuer, jti=jti, expires_at=expires_at)
             now = self.clock()
             if now >= self._next_purge:
@@ -102,10 +128,11 @@ class CdsRuntime:
         self.base = settings.public_base_url
         self.launch_url = settings.cds_app_launch_url
         self.entries = list(settings.cds_issuers)
+        self.gate = _WriteGate(state.database)
         self.verifier = JwtVerifier(
             trusted_issuers(self.entries),
             jwks or CachingJwksFetcher(),
-            DatabaseReplayStore(state.database),
+            DatabaseReplayStore(state.database, gate=self.gate),
             clock=clock,
         )
         engine = state.engine
@@ -243,7 +270,7 @@ class CdsRuntime:
             "precondition_failed": result.precondition_failed,
         }
         birth_year = _birth_year(result, fhir_patient_id)
-        with self.state.database.transaction() as session:
+        with self.gate, self.state.database.transaction() as session:
             patient = row = None
             if case is not None and stored is not None and parsed_case is not None:
                 patient = cds_storage.sync_fhir_patient(

@@ -7,12 +7,13 @@ Nothing is read at import time: ``create_app()`` builds ``Settings()`` (or takes
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rootcause.service.cds_config import CdsIssuer, check_http_url, check_issuers
 
@@ -63,7 +64,7 @@ class Settings(BaseSettings):
         description="the URL clients use to reach this service (no trailing slash); CDS Hooks JWT "
         "audiences and card links are built from it, never from request headers",
     )
-    cds_issuers: list[CdsIssuer] = Field(
+    cds_issuers: Annotated[list[CdsIssuer], NoDecode] = Field(
         default_factory=list,
         description="JSON list of EHRs allowed to call CDS Hooks: "
         '[{"iss", "jwks_url", "organisation", "tenant"?, "allowed_jku"?}]',
@@ -87,12 +88,23 @@ class Settings(BaseSettings):
         default=True, description="send the FHIR access token only to an https fhirServer"
     )
     cds_store_risk_assessment: bool = Field(
-        default=True,
-        description="build and store a FHIR RiskAssessment with each CDS Hooks call (half its CPU)",
+        default=False,
+        description="also build and store a FHIR RiskAssessment with each CDS Hooks call (half its CPU); "
+        "off by default because the stored case, result and knowledge-base version regenerate it",
     )
     cds_read_notes: bool = Field(
         default=True, description="read DocumentReference notes in CDS Hooks calls with the note reader"
     )
+
+    @field_validator("cds_issuers", mode="before")
+    @classmethod
+    def _issuers_json(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: JSON, decoded here for a clear error
+            try:
+                return json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+        return value
 
     @field_validator("public_base_url", "cds_app_launch_url")
     @classmethod
