@@ -38,8 +38,10 @@ def main() -> None:
         times.append((time.perf_counter() - t0) * 1e3)
     assert status.question is not None
     times.sort()
-    print(f"next question ({status.question.id}): median {statistics.median(times):.2f} ms, "
-          f"p95 {times[int(len(times) * 0.95)]:.2f} ms  (target < 5 ms)")
+    print(
+        f"next question ({status.question.id}): median {statistics.median(times):.2f} ms, "
+        f"p95 {times[int(len(times) * 0.95)]:.2f} ms  (target < 5 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ def test_findings_of_many_unrelated_mimics_are_a_poor_fit(engine: Engine) -> Non
 
 
 def test_too_few_items_never_flag(engine: Engine) -> None:
-    result = engine.assess({"surgery": {"procedure": "fusion"}, "findings": {"mri_sciatic_nerve_lesion": True}})
+    result = engine.assess(
+        {"surgery": {"procedure": "fusion"}, "findings": {"mri_sciatic_nerve_lesion": True}}
+    )
     assert result.fit["items"] < engine.kb.triage.fit.min_findings
     assert result.fit["poor_fit"] is False

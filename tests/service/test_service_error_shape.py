@@ -49,6 +49,13 @@ CASES: dict[tuple[str, str], list[Req]] = {
         Req("POST", "/v1/assess/batch", 422, {"cases": "x"}),
         Req("POST", "/v1/assess/batch", 400, raw=b"[1,"),
     ],
+    ("POST", "/v1/parse"): [
+        Req("POST", "/v1/parse", 401, {"text": "Afebrile."}, key=NO_KEY),
+        Req("POST", "/v1/parse", 422, {"text": "Afebrile.", "note_date": "yesterday"}),
+        Req("POST", "/v1/parse", 422, {"note_date": "2026-05-14"}),
+        Req("POST", "/v1/parse", 400, raw=b'{"text": '),
+        Req("GET", "/v1/parse", 405),
+    ],
     ("GET", "/v1/knowledge"): [Req("GET", "/v1/knowledge", 401, key=NO_KEY)],
     ("GET", "/v1/knowledge/conditions"): [Req("GET", "/v1/knowledge/conditions", 401, key=NO_KEY)],
     ("GET", "/v1/knowledge/conditions/{condition_id}"): [

@@ -17,12 +17,12 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from rootcause.web import pages_case, pages_interview, pages_knowledge, pages_patients
+from rootcause.web import pages_case, pages_interview, pages_knowledge, pages_note, pages_patients
 from rootcause.web.auth import CsrfFailed, LoginRequired, login_url
 from rootcause.web.render import render_page
 
 router = APIRouter(include_in_schema=False)
-for _module in (pages_case, pages_patients, pages_interview, pages_knowledge):
+for _module in (pages_case, pages_note, pages_patients, pages_interview, pages_knowledge):
     router.include_router(_module.router)
 
 STATIC_DIR = str(resources.files("rootcause.web").joinpath("static"))

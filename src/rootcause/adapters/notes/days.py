@@ -12,7 +12,11 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
-POD = re.compile(r"\b(?:POD|post-?op(?:erative)?\s+day|day)\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE)
+POD = re.compile(r"\b(?:POD|post-?op(?:erative)?\s+day|day)\s*#?\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE)
+# "L4/5 TLIF yesterday", "discectomy this morning": the operation's own day
+OP_DAY = re.compile(
+    r"^[^.;,]{0,25}?\b(?P<word>yesterday|today|this\s+morning|this\s+afternoon)\b", re.IGNORECASE
+)
 DAY_AFTER = re.compile(r"\bday\s+(?P<n>\d{1,3}|\w+)\s+(?:after|post|following)\b", re.IGNORECASE)
 
 
@@ -107,6 +111,12 @@ class DaysMixin:
                 for d in found:
                     if d.days is not None and d.start - sent.start > op_start:
                         return d.days, d.start, d.end
+        if attached and self.op is not None:
+            op_end = max(t.end for t in self.op.targets if t.sentence.index == sent.index) - sent.start
+            day = OP_DAY.match(text[op_end:])
+            if day:
+                back = 1 if day.group("word").lower() == "yesterday" else 0
+                return back, sent.start + op_end + day.start("word"), sent.start + op_end + day.end("word")
         m = DAY_AFTER.search(text)
         if m:
             n = self.lang.timeline.number_words.get(m.group("n").lower())

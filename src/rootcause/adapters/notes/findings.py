@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rootcause.adapters.notes.language import Measurement
@@ -71,9 +71,24 @@ class FindingReader:
         _, line = self.nd.line_text(t.sentence.line)
         return bool(self.examiner.search(line))
 
+    @cached_property
+    def title_modality(self) -> str | None:
+        """The one modality a report's first line names ("MRI LUMBAR SPINE WITH AND WITHOUT GADOLINIUM")."""
+        if not self.lang.finding_rules.modality_from_title:
+            return None
+        first = next((ln for ln in self.nd.text.splitlines() if ln.strip()), "")
+        if len(first) > 90 or re.search(r"[.;]\s*\S", first):
+            return None
+        named = {mod for mod, rx in self.modality_rx.items() if rx.search(first)}
+        if len(named) != 1 or self.not_result.search(first) or self.preop.search(first):
+            return None
+        return next(iter(named))
+
     def modality_ok(self, t: Target, finding: str) -> bool:
         wanted = self.lang.finding_rules.finding_modalities.get(finding)
         if not wanted:
+            return True
+        if self.title_modality in wanted:
             return True
         line_start, line = self.nd.line_text(t.sentence.line)
         sent = t.sentence
@@ -132,6 +147,7 @@ class FindingReader:
                 continue
             negated = "NEGATED_EXISTENCE" in t.flags
             if t.info.kind == "bare":
+                negated = negated or self.denied_list(t)
                 if (negated or "RESOLVED" in t.flags) and "HISTORICAL" not in t.flags:
                     for fid in t.info.findings:
                         self.add(fid, False, t, "bare")
@@ -142,13 +158,19 @@ class FindingReader:
                     continue
                 if "HISTORICAL" in t.flags and category in rules.current_categories:
                     preop = self.lang.preop_links.get(fid)
-                    if preop and not t.info.negative and not negated and self.preop.search(t.sentence.text):
-                        self.add(preop, True, t, "preop")
+                    if preop and self.preop.search(t.sentence.text):
+                        self.add(preop, not (t.info.negative or negated), t, "preop")
                     continue
+                if fid in rules.not_with and self.examined_with(t, rules.not_with[fid]):
+                    continue
+                if t.info.kind == "lex" and fid in self.measured_sentences.get(t.sentence.index, ()):
+                    continue  # "had a temperature of 37.4": the measurement decides
                 if t.info.kind == "negonly":
                     if negated:
                         self.add(fid, False, t, "negonly")
                     continue
+                if t.info.negative and negated and self.denied_at_once(t):
+                    continue  # a denied absence phrase ("hasn't passed urine") is not a clear statement
                 value = not t.info.negative and not negated
                 if value and "RESOLVED" in t.flags:
                     value = fid in rules.since_surgery
@@ -171,6 +193,41 @@ class FindingReader:
                 elif fid == "leg_weakness" and self.exam_context(t):
                     self.examined_normal.append(t)
 
+    @cached_property
+    def measured_sentences(self) -> dict[int, set[str]]:
+        """Sentence index -> findings a measurement in that sentence gives a value for."""
+        by_id = {m.id: m.finding for m in self.lang.measurements}
+        out: dict[int, set[str]] = {}
+        for t in self.nd.targets:
+            if t.info.kind == "meas" and t.info.key in by_id:
+                out.setdefault(t.sentence.index, set()).add(by_id[t.info.key])
+        return out
+
+    def denied_at_once(self, t: Target) -> bool:
+        """A negation written right before the target ("hasn't passed urine"), not one reaching it across a
+        list ("No fevers, wound is fine")."""
+        return any(
+            m.category == "NEGATED_EXISTENCE" and m.modifier_span[1] <= t.span.start <= m.modifier_span[1] + 1
+            for m in t.span._.modifiers
+        )
+
+    def denied_list(self, t: Target) -> bool:
+        """'No problems peeing or with bowel movements': a denial earlier in the sentence, no 'but' between,
+        covers a bare name it lists (ConText gives the denial to the first target only)."""
+        lead = self.nd.text[t.sentence.start : t.start]
+        return bool(
+            re.search(r"\b(?:no|nil|denies|denied|never|not|don't|doesn't|didn't|dont)\b", lead, re.I)
+            and not re.search(r"\b(?:but|however|although|though|except|yet|whereas)\b|[;:]", lead, re.I)
+        )
+
+    def examined_with(self, t: Target, others: list[str]) -> bool:
+        return any(
+            o.sentence.index == t.sentence.index
+            and o.info.kind in ("frame", "bare")
+            and set(o.info.findings) & set(others)
+            for o in self.nd.targets
+        )
+
     def qualify_reading(self, fid: str, t: Target) -> None:
         after = self.nd.text[t.end : t.sentence.end]
         for rq in self.lang.reading_qualifiers:
@@ -192,6 +249,7 @@ class FindingReader:
                 continue
             if (
                 "HISTORICAL" in t.flags
+                and m.drop_at_least is None  # "Hb 88 from 121 pre-op": the baseline is pre-operative
                 and self.categories.get(m.finding) in self.lang.finding_rules.current_categories
             ):
                 continue
@@ -232,8 +290,7 @@ class FindingReader:
                 return None
             if base - value < m.drop_at_least:
                 return False
-            note = self.nd.text.lower()
-            return not any(w.lower() in note for w in m.explained_by)
+            return not self.explained(m)
         if not m.range[0] <= value <= m.range[1]:
             return None
         if m.by_day:
@@ -267,6 +324,15 @@ class FindingReader:
         if m.true_below is not None:
             return value < m.true_below
         return None
+
+    def explained(self, m: Measurement) -> bool:
+        """One of the explanations is in the note, in a sentence that does not deny it."""
+        words = _rx(m.explained_by, case_sensitive_caps=False)
+        denial = _rx(m.not_explained_cues, case_sensitive_caps=False) if m.not_explained_cues else None
+        for sent in self.nd.sentences:
+            if words.search(sent.text) and not (denial and denial.search(sent.text)):
+                return True
+        return False
 
     # ------------------------------------------------------------------ power grades
     def read_grades(self) -> None:
@@ -403,7 +469,8 @@ class FindingReader:
             and r.target is not None
             and earlier.search(r.target.sentence.text)
         ]
-        if hist or before:
+        preop_normal = values.get("preop_motor_deficit") is False
+        if hist or before or preop_normal:
             self.add("new_motor_deficit", True, exam_weak[0].target, "new_deficit")
 
     # ------------------------------------------------------------------ all
@@ -447,7 +514,7 @@ class FindingReader:
             if values.get(imp.when) is imp.is_:
                 src = next((e for e in evidence if e.field == f"findings.{imp.when}"), None)
                 for other, val in imp.then.items():
-                    if other not in values:
+                    if other not in values or (val is True and values[other] is False):
                         values[other] = val
                         if src is not None:
                             evidence.append(Evidence(f"findings.{other}", val, src.start, src.end, src.text))

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rootcause.errors import KnowledgeBaseError
+from rootcause.knowledge.loader import load_yaml
 from rootcause.knowledge.schema import Finding, FindingsFile
 
 ProcedureId = Literal["discectomy", "laminectomy", "fusion", "interspinous_spacer", "other"]
@@ -128,6 +129,15 @@ class Measurement(Strict):
     large_unit_true_above: float | None = None
     drop_at_least: float | None = None
     explained_by: list[str] = Field(default_factory=list)
+    triggers: list[str] = Field(
+        default_factory=list,
+        description="lower-case strings one of which every match contains: the patterns are skipped for "
+        "a note "
+        "without any (speed only; empty = always run)",
+    )
+    not_explained_cues: list[str] = Field(
+        default_factory=list, description="near an explained_by word these say it does not explain the value"
+    )
 
     _check = field_validator("patterns")(_check_regex)
 
@@ -177,6 +187,15 @@ class FindingRules(Strict):
     modalities: dict[str, list[str]]
     modality_not_result: list[str]
     finding_modalities: dict[str, list[str]]
+    not_with: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="finding -> findings whose frame in the same sentence means the words describe the other "
+        "finding ('sensation reduced over the L5 dermatome' is sensory loss, not the pain's distribution)",
+    )
+    modality_from_title: bool = Field(
+        default=True,
+        description="a report whose first line names one modality ('MRI LUMBAR SPINE') is read as that",
+    )
 
     @model_validator(mode="after")
     def _known_modalities(self) -> FindingRules:
@@ -282,6 +301,9 @@ class Demographics(Strict):
     male_words: list[str]
     female_words: list[str]
     non_patient_cues: list[str]
+    relatives: dict[str, Literal["male", "female"]] = Field(
+        default_factory=dict, description="'my mum had her operation': the patient is the writer's relative"
+    )
 
 
 class Missing(Strict):
@@ -330,6 +352,7 @@ class NoteLanguage(Strict):
         rules = self.finding_rules
         ids |= {*rules.since_surgery, *rules.discontinuable, *rules.examiner_only}
         ids |= {*rules.max_days_after_surgery, *rules.finding_modalities, *self.missing.red_flags}
+        ids |= set(rules.not_with) | {x for xs in rules.not_with.values() for x in xs}
         return ids
 
 
@@ -341,9 +364,7 @@ def load_language(path: Path | None = None, finding_ids: set[str] | None = None)
     """Read and validate the language file; raise KnowledgeBaseError naming every problem."""
     where = path or language_path()
     try:
-        raw = yaml.load(
-            where.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
+        raw = load_yaml(where.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeBaseError([f"{where.name}: cannot read ({exc})"]) from exc
     try:
@@ -364,9 +385,8 @@ def load_language(path: Path | None = None, finding_ids: set[str] | None = None)
 def knowledge_findings() -> tuple[Finding, ...]:
     """The packaged knowledge base's findings (findings.yaml, validated), read with libyaml when present."""
     path = Path(str(resources.files("rootcause.knowledge").joinpath("data/findings.yaml")))
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        raw = load_yaml(path.read_text(encoding="utf-8"))
         return tuple(FindingsFile.model_validate(raw).findings)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise KnowledgeBaseError([f"findings.yaml: {exc}"]) from exc

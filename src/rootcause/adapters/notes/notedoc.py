@@ -78,12 +78,14 @@ class NoteDoc:
         # parenthesis groups: innermost (open, close) token range around each token
         stack: list[int] = []
         groups: list[tuple[int, int]] = []
+        cached = doc.user_data.get("rc_tokens")
+        texts = [t for t, _ in cached] if cached is not None and len(cached) == n else [t.text for t in doc]
         if "(" in text:
-            for tok in doc:
-                if tok.text == "(":
-                    stack.append(tok.i)
-                elif tok.text == ")" and stack:
-                    groups.append((stack.pop(), tok.i + 1))
+            for i, tx in enumerate(texts):
+                if tx == "(":
+                    stack.append(i)
+                elif tx == ")" and stack:
+                    groups.append((stack.pop(), i + 1))
         nd.token_paren = [None] * n
         for a, b in sorted(groups, key=lambda g: g[1] - g[0], reverse=True):
             nd.token_paren[a:b] = [(a, b)] * (b - a)
@@ -97,12 +99,12 @@ class NoteDoc:
         count = (owner[-1] + 1) if owner else 0
         first: list[int] = [-1] * count
         last: list[int] = [-1] * count
-        for tok in doc:
-            if not tok.is_space:
-                k = owner[tok.i]
+        for i, tx in enumerate(texts):
+            if not tx.isspace():
+                k = owner[i]
                 if first[k] < 0:
-                    first[k] = tok.i
-                last[k] = tok.i
+                    first[k] = i
+                last[k] = i
         for k in range(count):
             s = Sentence(k, 0, 0, 0, 0, "", None, 0)
             nd.sentences.append(s)

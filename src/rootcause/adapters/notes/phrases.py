@@ -92,7 +92,12 @@ class PhraseIndex:
     def __call__(self, doc: Any) -> list[tuple[str, int, int]]:
         from spacy.tokens import Doc
 
-        texts = [t.text for t in doc]
+        cached = doc.user_data.get("rc_tokens")
+        texts = (
+            [t for t, _ in cached]
+            if cached is not None and len(cached) == len(doc)
+            else [t.text for t in doc]
+        )
         keep = [i for i, x in enumerate(texts) if x.strip() and not self._is_optional(x)]
         out: list[tuple[str, int, int]] = []
         if keep:

@@ -14,6 +14,7 @@ absence), ``NEGONLY:ids``, ``FRAME+:i`` / ``FRAME-:i`` (frame i of the language 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ SCORE_PATTERNS = [
     r"(?<![\d/.])(?P<score>\d{1,2}(?:\.\d)?)\s*(?:/|out\s+of)\s*(?:10|ten)\b(?!\s*/)",
     r"\b(?:NRS|VAS)\s*(?:leg\s*)?(?:score\s*)?(?:of\s*)?(?P<score>\d{1,2}(?:\.\d)?)\b(?!\s*/|\s*out)",
 ]
+
+
+SCORE_TRIGGERS = ["10", "ten", "nrs", "vas"]
 
 
 def normalise(text: str) -> str:
@@ -108,6 +112,18 @@ def _install_sentence_hooks(doc: Any, flags: list[bool]) -> None:
 SENTENCE_END = {".", "!", ";", "...", "?!", "!?"}
 
 
+def _initial(toks: list[tuple[str, str]], k: int) -> bool:
+    """A capital letter and a full stop are an initial after a title or a name ("Mr J. Harrow", "Dr S. Lowe"),
+    not after a value ("EHL 0/5 R. Pre-op power ...")."""
+    j = k - 1
+    while j >= 0 and not toks[j][0].strip():
+        j -= 1
+    if j < 0:
+        return True
+    before = toks[j][0]
+    return before[:1].isupper() and before.replace(".", "").isalpha()
+
+
 def _sentencizer_factory(lang: NoteLanguage) -> Any:
     abbreviations = {a.lower().rstrip(".") for a in lang.sentences.abbreviations}
 
@@ -116,6 +132,9 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
         from spacy.attrs import SENT_START
 
         toks = [(t.text, t.whitespace_) for t in doc]
+        doc.user_data["rc_tokens"] = (
+            toks  # read by the later components (iterating a Doc builds Token objects)
+        )
         n = len(toks)
         starts = [False] * n
         line_start = [False] * n
@@ -138,7 +157,11 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
                         and i >= 2
                         and (
                             toks[i - 2][0].lower() in abbreviations
-                            or (len(toks[i - 2][0]) == 1 and toks[i - 2][0].isupper())
+                            or (
+                                len(toks[i - 2][0]) == 1
+                                and toks[i - 2][0].isupper()
+                                and _initial(toks, i - 2)
+                            )
                         )
                     )
                 elif prev in ("?", "??"):
@@ -165,7 +188,7 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
     return rc_sentences
 
 
-def _context_rules(lang: NoteLanguage, proc_words: list[str]) -> list[Any]:
+def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start: bool = False) -> list[Any]:
     from medspacy.context import ConTextRule
 
     rules: list[Any] = []
@@ -176,6 +199,7 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str]) -> list[Any]:
     for group in lang.context:
         for lit in group.literals:
             directions.setdefault((group.category, lit.lower()), set()).add(group.direction)
+    paired: dict[tuple[str, str], dict[str, Any]] = {}
     for group in lang.context:
         kw: dict[str, Any] = {"direction": group.direction}
         if group.max_scope is not None:
@@ -186,7 +210,16 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str]) -> list[Any]:
             kw["terminated_by"] = {c.upper() for c in group.terminated_by}
         for lit in _expand_placeholders(group.literals, lang, proc_words):
             both = {"FORWARD", "BACKWARD"} <= directions.get((group.category, lit.lower()), set())
-            if both and group.direction in ("FORWARD", "BACKWARD"):
+            if both and group.direction in ("FORWARD", "BACKWARD") and literal_sent_start:
+                # one phrase rule; fastcontext.run_context reads it forwards at a sentence start and with the
+                # backward rule (metadata "elsewhere") anywhere else
+                pair = paired.setdefault((group.category, lit.lower()), {})
+                pair[group.direction] = ConTextRule(lit, group.category, **kw)
+                if len(pair) == 2:
+                    fwd = pair["FORWARD"]
+                    fwd.metadata = {"elsewhere": pair["BACKWARD"]}
+                    rules.append(fwd)
+            elif both and group.direction in ("FORWARD", "BACKWARD"):
                 words = [t.text.lower() for t in _TOKENIZER_NLP[0].make_doc(lit) if not t.is_space]
                 pattern: list[dict[str, Any]] = [{"LOWER": w} for w in words]
                 pattern[0]["IS_SENT_START"] = group.direction == "FORWARD"
@@ -217,6 +250,7 @@ def _expand_placeholders(literals: list[str], lang: NoteLanguage, proc_words: li
 
 
 _TOKENIZER_NLP: list[Any] = []
+_BUILDS = itertools.count()
 
 SPAN_ATTRS = {
     "NEGATED_EXISTENCE": {"is_negated": True},
@@ -235,9 +269,41 @@ class Pipeline:
     lang: NoteLanguage
     finding_category: dict[str, str]
     frames: tuple[Frame, ...]
+    corrector: Any = None
 
     def __call__(self, text: str) -> Any:
         return self.nlp(normalise(text))
+
+    def run(self, text: str) -> Any:
+        """``nlp(text)`` without spaCy's per-call bookkeeping (component configs, error wrapping): the
+        tokenizer, then each component in order."""
+        doc = self.nlp.make_doc(text)
+        for _, proc in self.nlp.pipeline:
+            doc = proc(doc)
+        return doc
+
+    def correct(self, text: str) -> tuple[str, Any]:
+        """Spelling slips corrected (typos.py): the text and an OffsetMap back to it (None if unchanged)."""
+        if self.corrector is None:
+            return text, None
+        result: tuple[str, Any] = self.corrector(text)
+        return result
+
+
+def _strings(obj: Any) -> list[str]:
+    """Every string in a nested structure of dicts, lists and models (keys included)."""
+    if isinstance(obj, str):
+        return [obj]
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump()
+    out: list[str] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _strings(k) + _strings(v)
+    elif isinstance(obj, list | tuple | set | frozenset):
+        for v in obj:
+            out += _strings(v)
+    return out
 
 
 def _lexicon_rules(findings: Iterable[Any], lang: NoteLanguage) -> list[Any]:
@@ -285,10 +351,12 @@ def _regex_rules(lang: NoteLanguage) -> list[Any]:
     rules = []
     for m in lang.measurements:
         for j, rx in enumerate(m.patterns):
-            rules.append(TargetRule(f"{m.id}_{j}", f"MEAS:{m.id}", pattern=rx))
+            meta = {"triggers": [t.lower() for t in m.triggers]}
+            rules.append(TargetRule(f"{m.id}_{j}", f"MEAS:{m.id}", pattern=rx, metadata=meta))
     rules.append(TargetRule("power_grade", "GRADE", pattern=lang.power.grade_pattern))
     for j, rx in enumerate(SCORE_PATTERNS):
-        rules.append(TargetRule(f"score_{j}", "SCORE", pattern=rx))
+        meta = {"triggers": SCORE_TRIGGERS}
+        rules.append(TargetRule(f"score_{j}", "SCORE", pattern=rx, metadata=meta))
     return rules
 
 
@@ -297,12 +365,18 @@ def _regex_component(rules: list[Any]) -> Any:
     widening to token boundaries), with spaCy's own character-to-token lookup."""
     from spacy.tokens import Span
 
-    compiled = [(re.compile(r.pattern, re.IGNORECASE), r.category) for r in rules]
+    compiled = [
+        (re.compile(r.pattern, re.IGNORECASE), r.category, tuple((r.metadata or {}).get("triggers") or ()))
+        for r in rules
+    ]
 
     def rc_regex(doc: Any) -> Any:
         found = []
         text = doc.text
-        for rx, label in compiled:
+        low = text.lower()
+        for rx, label, triggers in compiled:
+            if triggers and not any(t in low for t in triggers):
+                continue  # no match can exist without one of these
             for m in rx.finditer(text):
                 span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
                 if span is not None and len(span):
@@ -313,7 +387,9 @@ def _regex_component(rules: list[Any]) -> Any:
     return rc_regex
 
 
-def _procedure_rules(compiler: Compiler, lang: NoteLanguage) -> tuple[list[Any], list[str]]:
+def _procedure_rules(
+    compiler: Compiler, lang: NoteLanguage, phrases_only: bool = False
+) -> tuple[list[Any], list[str]]:
     from medspacy.target_matcher import TargetRule
 
     rules = []
@@ -330,13 +406,16 @@ def _procedure_rules(compiler: Compiler, lang: NoteLanguage) -> tuple[list[Any],
     spacer = next(
         i for i, op in enumerate(lang.procedures.operations) if op.procedure == "interspinous_spacer"
     )
-    xstop = [{"LOWER": "x"}, {"ORTH": "-", "OP": "?"}, {"LOWER": "stop"}]
-    rules.append(TargetRule("X-Stop", f"PROC:{spacer}", pattern=xstop))
+    if phrases_only:  # fastcontext.run_targets: phrases only
+        rules += [TargetRule(name, f"PROC:{spacer}") for name in ("X-Stop", "X Stop")]
+    else:
+        xstop = [{"LOWER": "x"}, {"ORTH": "-", "OP": "?"}, {"LOWER": "stop"}]
+        rules.append(TargetRule("X-Stop", f"PROC:{spacer}", pattern=xstop))
     last_words.add("stop")
     return rules, sorted(last_words)
 
 
-def _section_rules(lang: NoteLanguage) -> list[Any]:
+def _section_rules(lang: NoteLanguage, phrases_only: bool = False) -> list[Any]:
     """Section titles as literals "Title:" and "Title -" (medspaCy's PhraseMatcher). Where a title counts (at
     the start of a line; plan and assessment titles also at the start of a sentence) is checked when the
     sections are read (NoteDoc.build)."""
@@ -348,6 +427,9 @@ def _section_rules(lang: NoteLanguage) -> list[Any]:
         for title in sec.titles
         for mark in (":", " -")
     ]
+    if phrases_only:  # fastcontext.run_sections reads titles with the phrase matcher alone
+        rules += [SectionRule(title, "past_history") for title in ("PMH/PSH:", "PMH/PSHx:")]
+        return rules
     # "PMH/PSH:" as one token pattern (this also keeps the Sectionizer's token Matcher non-empty)
     pattern = [{"LOWER": "pmh"}, {"ORTH": "/"}, {"LOWER": {"IN": ["psh", "pshx"]}}, {"ORTH": ":"}]
     rules.append(SectionRule("PMH/PSH:", "past_history", pattern=pattern))
@@ -363,8 +445,9 @@ def _skip_validation(component: Any) -> None:
             inner.validate = False
 
 
-def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
-    """Build the spaCy/medspaCy pipeline (slow: call through get_pipeline)."""
+def build_pipeline(lang: NoteLanguage | None = None, fast: bool = True) -> Pipeline:
+    """Build the spaCy/medspaCy pipeline (slow: call through get_pipeline). ``fast`` runs ConText and the
+    Sectionizer through fastcontext.py (same results, a third less time); False runs medspaCy's own calls."""
     import medspacy  # noqa: F401  (registers the medspacy_* factories)
     import spacy
     from loguru import logger
@@ -372,6 +455,7 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
     from spacy.tokens import Doc, Span, Token
     from spacy.util import compile_prefix_regex, compile_suffix_regex
 
+    from rootcause.adapters.notes.fastcontext import run_context, run_sections, run_targets
     from rootcause.adapters.notes.language import knowledge_findings
     from rootcause.adapters.notes.select import make_selector
 
@@ -379,10 +463,15 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
     findings = knowledge_findings()
     lang = lang or default_language()
     nlp: Any = spacy.blank("en")
-    prefixes = [r"↑+", r"↓+", r"~", r"≥", r"≤", *nlp.Defaults.prefixes]
-    suffixes = [r"(?<=[A-Za-z])\+", r"(?<=[&/+0-9][A-Za-z])\.", *nlp.Defaults.suffixes]
+    prefixes = [r"↑+", r"↓+", r"~", r"≥", r"≤", r"-(?=[A-Z]{2})", *nlp.Defaults.prefixes]  # "-XSLR"
+    suffixes = [r"(?<=[A-Za-z])\+", r"(?<=[&/+0-9][A-Za-z])\.", r"(?<=^[A-Za-z])\.", *nlp.Defaults.suffixes]
     nlp.tokenizer.prefix_search = compile_prefix_regex(prefixes).search
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    # "c/d/i." and "0/5 R." end with a letter and a full stop, not an abbreviation "i." / "R." (initials are
+    # told apart when sentences are split)
+    nlp.tokenizer.rules = {
+        k: v for k, v in nlp.tokenizer.rules.items() if not (len(k) == 2 and k[0].isalpha() and k[1] == ".")
+    }
     if not _TOKENIZER_NLP:
         _TOKENIZER_NLP.append(nlp)
     else:
@@ -411,7 +500,9 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
         doc.spans[TARGETS] = [Span(doc, a, b, label=label) for label, a, b in index(doc)]
         return doc
 
-    uid = f"{id(lang)}"
+    # component names are global in spaCy's registry: each build gets its own (a second build with the same
+    # names would run the first build's components)
+    uid = f"{id(lang)}_{next(_BUILDS)}"
     names = {k: f"rc_{k}_{uid}" for k in ("sentences", "phrases", "regex", "select", "context")}
     Language.component(names["sentences"], func=_sentencizer_factory(lang))
     Language.component(names["phrases"], func=rc_phrases)
@@ -424,9 +515,14 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
         "medspacy_target_matcher",
         config={"result_type": "group", "span_group_name": TARGETS, "prune": False},
     )
-    proc_rules, proc_words = _procedure_rules(compiler, lang)
+    proc_rules, proc_words = _procedure_rules(compiler, lang, phrases_only=fast)
     _skip_validation(matcher)
     matcher.add(proc_rules)
+    if fast:
+        nlp.remove_pipe("medspacy_target_matcher")
+        names["targets"] = f"rc_targets_{uid}"
+        Language.component(names["targets"], func=lambda doc: run_targets(matcher, doc, TARGETS))
+        nlp.add_pipe(names["targets"], after=names["regex"])
     nlp.add_pipe(names["select"])
     context = nlp.add_pipe(
         "medspacy_context",
@@ -441,13 +537,15 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
         },
     )
     _skip_validation(context)
-    context.add(_context_rules(lang, proc_words))
+    context.add(_context_rules(lang, proc_words, literal_sent_start=fast))
     # ConText reads our targets from a plain list (Doc._.rc_target_list): iterating the SpanGroup would
     # rebuild every Span for every modifier/target pair
     nlp.remove_pipe("rc_context_impl")
 
     def medspacy_context(doc: Any) -> Any:
         doc._.rc_target_list = list(doc.spans[TARGETS]) if TARGETS in doc.spans else []
+        if fast:
+            return run_context(context, doc, doc._.rc_target_list)
         return context(doc, targets="rc_target_list")
 
     Language.component(names["context"], func=medspacy_context)
@@ -463,12 +561,29 @@ def build_pipeline(lang: NoteLanguage | None = None) -> Pipeline:
         },
     )
     _skip_validation(sectionizer)
-    sectionizer.add(_section_rules(lang))
+    sectionizer.add(_section_rules(lang, phrases_only=fast))
+    if fast:
+        nlp.remove_pipe("medspacy_sectionizer")
+        names["sections"] = f"rc_sections_{uid}"
+        Language.component(names["sections"], func=lambda doc: run_sections(sectionizer, doc))
+        nlp.add_pipe(names["sections"])
     categories = {f.id: str(f.category) for f in findings}
-    return Pipeline(nlp=nlp, lang=lang, finding_category=categories, frames=tuple(lang.frames))
+    from rootcause.adapters.notes.typos import build_corrector
+
+    corrector = build_corrector([*_strings(lang), *_strings([f.lexicon for f in findings])])
+    return Pipeline(
+        nlp=nlp, lang=lang, finding_category=categories, frames=tuple(lang.frames), corrector=corrector
+    )
 
 
 @lru_cache(maxsize=1)
 def get_pipeline() -> Pipeline:
-    """The shared pipeline, built on first use (about a second) and reused."""
-    return build_pipeline()
+    """The shared pipeline, built on first use (about a second) and reused. The objects built so far are then
+    moved out of the garbage collector's way (gc.freeze): the pipeline's hundreds of thousands of long-lived
+    objects would otherwise be rescanned while notes are read."""
+    import gc
+
+    pipeline = build_pipeline()
+    gc.collect()
+    gc.freeze()
+    return pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +73,23 @@ def _validate(case: dict[str, Any]) -> dict[str, Any]:
     return case
 
 
+_LOCK = threading.Lock()
+
+
 def read_note(
     text: str, note_date: dt.date | str | None = None, pipeline: Pipeline | None = None
 ) -> NoteReading:
-    """Read one note. Pure: the same text and date always give the same reading."""
+    """Read one note. Pure: the same text and date always give the same reading. Thread-safe: notes are read
+    one at a time (the spaCy pipeline and the reader's caches are shared; the work is CPU-bound)."""
     when = parse_note_date(note_date)
     pl = pipeline or get_pipeline()
-    normalised = normalise(text)
-    doc = pl.nlp(normalised)
+    with _LOCK:
+        return _read(text, when, pl)
+
+
+def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
+    normalised, offsets = pl.correct(normalise(text))
+    doc = pl.run(normalised)
     nd = NoteDoc.build(normalised, doc, pl.lang)
     evidence: list[Evidence] = []
     case: dict[str, Any] = {}
@@ -126,7 +136,9 @@ def read_note(
         if e.field.startswith("findings.") and e.field.split(".", 1)[1] not in case["findings"]:
             continue
         item = e.to_dict()
-        item["text"] = text[e.start : e.end]
+        if offsets is not None:
+            item["start"], item["end"] = offsets.start(e.start), offsets.end(e.end)
+        item["text"] = text[item["start"] : item["end"]]
         kept.append(item)
     kept.sort(key=lambda d: (d["start"], d["field"]))
 

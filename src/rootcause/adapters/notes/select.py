@@ -83,6 +83,7 @@ FOLLOW_OK = frozenset(
         "as",
         "than",
         "x",
+        "per",
         "and",
         "or",
         "bilaterally",
@@ -116,18 +117,29 @@ DEGREES = re.compile(r"^(\d{1,3})°?$")
 DEGREE_WORDS = {"°", "degrees", "deg", "degree"}
 
 
-def prune_longest(spans: list[Any]) -> list[Any]:
-    """Keep the longest of overlapping spans; identical spans with different labels all stay."""
+def prune_longest(spans: list[Any], contained_only: bool = False) -> list[Any]:
+    """Keep the longest of overlapping spans; identical spans with different labels all stay. With
+    contained_only, only a span inside a longer one is dropped: two phrases that share a word both stay
+    ("progressive weakness of both legs" is progressive_weakness and "weakness of both legs")."""
     ordered = sorted(spans, key=lambda s: (-(s.end - s.start), s.start))
     kept: list[Any] = []
+    covering: dict[int, list[tuple[int, int]]] = {}  # token -> (start, end) of kept spans over it
     for s in ordered:
+        a, b = s.start, s.end
         clash = False
-        for k in kept:
-            if s.start < k.end and k.start < s.end and not (s.start == k.start and s.end == k.end):
-                clash = True
+        for t in (a,) if contained_only else range(a, b):
+            for ka, kb in covering.get(t, ()):
+                if (ka, kb) == (a, b):
+                    continue
+                if (ka <= a and b <= kb) if contained_only else True:
+                    clash = True
+                    break
+            if clash:
                 break
         if not clash:
             kept.append(s)
+            for t in range(a, b):
+                covering.setdefault(t, []).append((a, b))
     return kept
 
 
@@ -143,12 +155,13 @@ def make_selector(lang: NoteLanguage) -> Any:
             anchor_words.update(w.lower() for w in re.findall(r"[\w'/+-]+", name))
 
     def pair(doc: Any, parts: list[Any]) -> tuple[list[Any], list[tuple[int, int]]]:
-        sids: list[int] = []
-        current = 0
-        for tok in doc:
-            if tok.is_sent_start and tok.i:
-                current += 1
-            sids.append(current)
+        sids: list[int] = doc.user_data.get("rc_sentence_of") or []
+        if len(sids) != len(doc):
+            sids, current = [], 0
+            for tok in doc:
+                if tok.is_sent_start and tok.i:
+                    current += 1
+                sids.append(current)
 
         def sent_id(_doc: Any, i: int) -> int:
             return sids[i]
@@ -192,6 +205,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                 for r, neg in cands:
                     if neg and blocked_after:
                         continue
+                    if doc[r.start].text == "-" and r.end - r.start == 1:
+                        continue  # a bare "-" is a result only when written against the name ("-XSLR")
                     if r.start < p or sent_id(doc, r.start) != sent or words(p, r.start) > gap_max:
                         continue
                     if any(t in name_tokens for t in range(p, r.start)):
@@ -215,11 +230,18 @@ def make_selector(lang: NoteLanguage) -> Any:
                         q > 0
                         and sent_id(doc, q - 1) == sent
                         and (doc[q - 1].lower_ in LIST_WORDS or (q - 1) in name_tokens)
+                        and not (doc[q - 1].text == "+" and not doc[q - 1].whitespace_)  # "+SLR"
                     ):
                         q -= 1
                     for r, neg in cands:
                         if neg and blocked_after:
                             continue
+                        if (
+                            doc[r.start].text in "+-"
+                            and r.end - r.start == 1
+                            and (r.end != a.start or doc[r.start].whitespace_)
+                        ):
+                            continue  # a bare sign before a name counts only written against it ("+SLR")
                         if r.end > q or sent_id(doc, r.start) != sent or words(r.end, q) > gap_max:
                             continue
                         if any(t in name_tokens for t in range(r.end, q)):
@@ -280,7 +302,7 @@ def make_selector(lang: NoteLanguage) -> Any:
             unique.setdefault((s.start, s.end, s.label_), s)
         kept = [
             s
-            for s in prune_longest(list(unique.values()))
+            for s in prune_longest(list(unique.values()), contained_only=True)
             if not any(c0 <= s.start and s.end <= c1 for c0, c1 in consumed)
         ]
         others: dict[tuple[int, int, str], Any] = {}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from rootcause.adapters.notes.language import Operation
-from rootcause.adapters.notes.notedoc import NoteDoc, Target
+from rootcause.adapters.notes.notedoc import DROP_CATEGORIES, NoteDoc, Target
 
 LEVEL = re.compile(
-    r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)\s*(?:(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2}))?(?![\w/])", re.IGNORECASE
+    r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)(?:\s*(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2})|\s+(?P<b2>[LS]\d))?(?![\w/])",
+    re.IGNORECASE,
 )
 SPINE = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
 HEDGE_AFTER = re.compile(r"^\s*(?:i\s+think|\?|or\s+so|maybe|possibly|not\s+sure)", re.IGNORECASE)
@@ -54,12 +56,13 @@ def parse_levels(text: str, base: int) -> list[tuple[str, int, int]]:
     """Disc levels written as L4/5, L4-5, L4/L5, L5/S1, or ranges (L3-5, L4-S1) -> ("L4-L5", start, end)."""
     out: list[tuple[str, int, int]] = []
     for m in LEVEL.finditer(text):
-        if not m.group("b"):
+        second = m.group("b") or m.group("b2")
+        if not second:
             continue
         if HEDGE_AFTER.match(text[m.end() :]):
             continue
         a = _vertebra(m.group("a"), m.group("a"))
-        b = _vertebra(m.group("b"), m.group("a").upper())
+        b = _vertebra(second, m.group("a").upper())
         if a is None or b is None:
             continue
         ia, ib = SPINE.index(a), SPINE.index(b)
@@ -79,6 +82,20 @@ def _words_near(nd: NoteDoc, t: Target, words: list[str], before: int = 5) -> tu
     return (lo + m.start(), lo + m.end(), m.group()) if m else None
 
 
+def _words_in_parens(nd: NoteDoc, t: Target, words: list[str]) -> tuple[int, int, str] | None:
+    """One of words inside the parentheses just after the target: "microdiscectomy (MIS, tubular)"."""
+    doc = nd.doc
+    if t.span.end >= len(doc) or doc[t.span.end].text != "(":
+        return None
+    group = nd.token_paren[t.span.end]
+    if not group:
+        return None
+    lo, hi = int(doc[group[0]].idx), int(doc[group[1] - 1].idx) + 1
+    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    m = re.search(rf"(?<![\w-])(?:{alt})(?![\w-])", nd.text[lo:hi], re.IGNORECASE)
+    return (lo + m.start(), lo + m.end(), m.group()) if m else None
+
+
 def _in_parens_after(nd: NoteDoc, t: Target) -> str:
     doc = nd.doc
     if t.span.end < len(doc) and doc[t.span.end].text == "(":
@@ -92,6 +109,17 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
     lang = nd.lang
     ops = lang.procedures.operations
     procs = [t for t in nd.targets if t.info.kind == "proc" and nd.usable(t)]
+    if not procs:
+        # "her dad, Mr Colin Webb (84), had a spinal decompression": a relative named as the subject of the
+        # note's only operation is the patient (a family-history section still gives nothing)
+        procs = [
+            t
+            for t in nd.targets
+            if t.info.kind == "proc"
+            and not nd.ignored(t.section)
+            and t.section not in lang.section_effects.family
+            and t.flags & DROP_CATEGORIES == {"FAMILY"}
+        ]
     if not procs:
         return None
     first = procs[0]
@@ -125,7 +153,7 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
     if "approach" not in surgery:
         for approach, words in lang.procedures.approach_words.items():
             for t in group:
-                hit = _words_near(nd, t, words, before=5)
+                hit = _words_near(nd, t, words, before=5) or _words_in_parens(nd, t, words)
                 if hit is not None:
                     surgery["approach"] = approach
                     reading.evidence.append(Evidence("surgery.approach", approach, *hit))
@@ -181,19 +209,35 @@ def earlier_operation(nd: NoteDoc, reading: OperationReading) -> Target | None:
 
 
 AGE_SEX = [
-    re.compile(r"\b(?P<age>\d{1,3})\s*-?\s*(?P<sex>[MF])\b(?![\w/])"),
+    # "67F", "44 M", "61 yo F", "39 yo male", "67 y/o male", "63 y.o." (not "98.6 F", a temperature)
+    re.compile(
+        r"(?<![\d.,])\b(?P<age>\d{1,3})\s*-?\s*(?:(?:yo|y/o|y\.o\.?|yrs?|years?)\b\.?\s*(?:old\s+)?)?"
+        r"(?P<sex>[MF]|male|female|man|woman)\b(?![\w/])(?!\s*(?:°|deg))"
+    ),
     re.compile(
         r"\b(?P<age>\d{1,3})[- ]?(?:year|yr)s?[- ]old\s+"
         r"(?P<word>man|woman|male|female|gentleman|lady|boy|girl)?",
         re.I,
     ),
-    re.compile(r"\b(?:aged|age)\s*:?\s*(?P<age>\d{1,3})\b", re.I),
-    re.compile(r"\b(?:I'm|I\s+am|im)\s+(?P<age>\d{2})\b(?!\s*(?:-|\w|/|%|\.\d))", re.I),
+    re.compile(
+        r"\b(?:aged|age)\s*:?\s*(?P<age>\d{1,3})\b|\b(?P<age2>\d{1,3})\s*(?:yo|y/o|y\.o\.)(?!\w)", re.I
+    ),
+    re.compile(r"\b(?:I'm|I\s+am|im)\s+(?:[A-Z][a-z]+,\s*)?(?P<age>\d{2})\b(?!\s*(?:-|\w|/|%|\.\d))", re.I),
 ]
 TITLE_NAME = re.compile(
-    r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*(?:,\s*|\(\s*)(?P<age>\d{1,3})\b"
+    r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*"
+    r"(?:,\s*|\(\s*)(?:aged?\s*:?\s*)?(?P<age>\d{1,3})\b"
 )
+TITLE_ONLY = re.compile(r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+[A-Z][\w'-]+")
 NAME_AGE = re.compile(r"\b[A-Z][a-z]+\s*\(\s*(?P<age>\d{1,3})\s*\)")
+DOB = re.compile(
+    r"\b(?:DOB|D\.O\.B\.?|date\s+of\s+birth)\s*:?\s*(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})\b",
+    re.I,
+)
+
+
+def _age_on(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
@@ -211,9 +255,15 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
 
     for m in AGE_SEX[0].finditer(text):
         age = int(m.group("age"))
+        if re.search(
+            r"(?:\btemp\w*|\bT|\bTmax|\bfever\w*|\bto)\s*:?\s*$",
+            text[max(0, m.start() - 12) : m.start()],
+            re.I,
+        ):
+            continue  # "T 101 F", "fever to 102 F": a temperature
         if 0 < age < 120:
             put("age", age, m, "age")
-            put("sex", "male" if m.group("sex") == "M" else "female", m, "sex")
+            put("sex", "male" if m.group("sex").lower() in ("m", "male", "man") else "female", m, "sex")
             break
     for m in AGE_SEX[1].finditer(text):
         age = int(m.group("age"))
@@ -242,11 +292,38 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
         elif title in lang.female_titles:
             put("sex", "female", m, "title")
         break
+    if "sex" not in out:
+        for m in TITLE_ONLY.finditer(text):
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            prefix = text[line_start : m.start()].lower().strip()
+            if prefix not in ("", "re", "re:", "patient", "patient:", "pt:", "name:") and not re.search(
+                r"\b(?:seeing|saw|reviewed|review|see)\s*$", prefix
+            ):
+                continue
+            title = m.group("title").lower()
+            sex = "male" if title in lang.male_titles else "female" if title in lang.female_titles else None
+            if sex:
+                put("sex", sex, m, "title")
+            break
     if "age" not in out:
         for rx in (AGE_SEX[2], AGE_SEX[3]):
             for m in rx.finditer(text):
-                put("age", int(m.group("age")), m, "age")
+                group = "age2" if m.groupdict().get("age2") else "age"
+                put("age", int(m.group(group)), m, group)
                 break
+    if "age" not in out:
+        _age_from_birth(nd, put)
+    if "sex" not in out and lang.relatives:
+        words = "|".join(re.escape(w) for w in sorted(lang.relatives, key=len, reverse=True))
+        rel = re.compile(
+            rf"\b(?:on\s+behalf\s+of|about|for|calling\s+about|writing\s+about)\s+my\s+(?P<rel>{words})\b"
+            rf"|\bmy\s+(?P<rel2>{words})\b[^.;\n]{{0,40}}?\b(?:had|has\s+had|underwent)\s+(?:her|his)\b",
+            re.I,
+        )
+        hit = rel.search(text)
+        if hit:
+            group = "rel" if hit.group("rel") else "rel2"
+            put("sex", lang.relatives[hit.group(group).lower()], hit, group)
     if "age" not in out:
         for m in NAME_AGE.finditer(text):
             age = int(m.group("age"))
@@ -256,3 +333,22 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
     if "age" in out and not 0 <= out["age"] <= 120:
         del out["age"]
     return out, ev
+
+
+def _age_from_birth(nd: NoteDoc, put: Any) -> None:
+    """'DOB 04/07/1969' and the note's latest full date: the age on that date."""
+    from rootcause.adapters.notes.timewords import dates
+
+    m = DOB.search(nd.text)
+    if m is None:
+        return
+    try:
+        born = dt.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+    except ValueError:
+        return
+    later = [d.date for d in dates(nd.lang, nd.text, None) if d.start >= m.end() or d.end <= m.start()]
+    later = [d for d in later if d > born]
+    if later:
+        age = _age_on(born, max(later))
+        if 0 < age < 120:
+            put("age", age, m, "y")

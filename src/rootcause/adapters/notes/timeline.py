@@ -23,6 +23,13 @@ PREOP_PSEUDO = re.compile(
     r"|\bbefore\s+surgery\s+too\b",
     re.IGNORECASE,
 )
+PREOP_ATTRIBUTIVE = re.compile(
+    r"\b(?:from|than|unlike|to)\s+(?:his|her|my|the|their)\s+pre-?op(?:erative)?\s+[\w-]+", re.IGNORECASE
+)
+COMPLAINT_CUE = re.compile(
+    r"\b(?:c/o|complains?\s+of|complaining\s+of|presents?\s+with|presenting\s+with|reports?)\b", re.I
+)
+NEGATED_START = re.compile(r"^\W*(?:no|nil|denies|denied|not|never|without)\b", re.IGNORECASE)
 HEDGE = re.compile(r"\b(?:maybe|might|perhaps|possibly|not\s+sure|i\s+think|probably)\b|\?", re.IGNORECASE)
 SURGERY_WORD = re.compile(
     r"\b(?:op|operation|surgery|procedure|fusion|decompression|discectomy|microdiscectomy|laminectomy|spacer)\b",
@@ -49,6 +56,19 @@ def _c(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
+_ALTERNATIONS: dict[tuple[int, str, str], tuple[Any, re.Pattern[str]]] = {}
+
+
+def _any_of(owner: Any, group: str, cls: str) -> re.Pattern[str]:
+    """One compiled alternation of the regular expressions in owner.<cls> (relief, trend ...), built once."""
+    key = (id(owner), group, cls)
+    hit = _ALTERNATIONS.get(key)
+    if hit is None or hit[0] is not owner:
+        hit = (owner, _c("|".join(f"(?:{rx})" for rx in getattr(owner, cls))))
+        _ALTERNATIONS[key] = hit
+    return hit[1]
+
+
 class TimeReader(DaysMixin):
     def __init__(self, nd: NoteDoc, op: OperationReading | None, note_date: dt.date | None) -> None:
         self.nd = nd
@@ -72,6 +92,14 @@ class TimeReader(DaysMixin):
         self._complaints: list[Sentence] | None = None
         self.op_sentence = op.targets[0].sentence.index if op else -1
         self.exam_sentences = self._exam_sentences()
+        wds = "|".join(sorted(tl.weekdays, key=len, reverse=True))
+        self.weekday_rx = _c(
+            rf"\b(?:since|on|last)\s+(?:last\s+)?({wds})\b|\b({wds})\s+(?:morning|afternoon|evening|night)\b"
+        )
+        rel = self.lang.relief
+        self._relief_any = _c(
+            "|".join(f"(?:{_any_of(rel, 'relief', cls).pattern})" for cls in ("none", "partial", "complete"))
+        )
 
     # ------------------------------------------------------------------ helpers
     def ev(self, fld: str, value: Any, start: int, end: int) -> None:
@@ -96,6 +124,7 @@ class TimeReader(DaysMixin):
 
     def historical(self, s: Sentence) -> bool:
         text = re.sub(r"\([^()]*\)", " ", s.text) if "(" in s.text else s.text
+        text = PREOP_ATTRIBUTIVE.sub(" ", text)
         return bool(PREOP.search(text)) and not PREOP_PSEUDO.search(text)
 
     def legish(self, text: str) -> bool:
@@ -111,10 +140,26 @@ class TimeReader(DaysMixin):
                 s
                 for s in self.nd.live_sentences()
                 if s.index not in self.exam_sentences
-                and s.index != self.op_sentence
+                and (s.index != self.op_sentence or self._complaint_after_operation(s))
                 and not self.historical(s)
             ]
         return self._complaints
+
+    def complaint_start(self, s: Sentence) -> int:
+        """Where the complaint begins: the complaint cue in the operation's sentence, else the sentence start
+        (so "s/p TLIF 6 wks ago c/o ... x 4 days" dates the complaint by "x 4 days", not "6 wks ago")."""
+        if s.index != self.op_sentence or self.op is None:
+            return s.start
+        op_end = max(t.end for t in self.op.targets if t.sentence.index == s.index) - s.start
+        m = COMPLAINT_CUE.search(s.text, op_end)
+        return s.start + m.start() if m else s.start
+
+    def _complaint_after_operation(self, s: Sentence) -> bool:
+        """'61 yo F s/p L4-5 TLIF 6 wks ago c/o worsening LLE pain x 4 days ...': one sentence holds both."""
+        if self.op is None:
+            return False
+        op_end = max(t.end for t in self.op.targets if t.sentence.index == s.index) - s.start
+        return bool(COMPLAINT_CUE.search(s.text, op_end))
 
     # ------------------------------------------------------------------ relief
     def read_relief(self) -> tuple[Sentence, int] | None:
@@ -122,15 +167,17 @@ class TimeReader(DaysMixin):
         found: list[tuple[int, int, str, Sentence]] = []
         for sent in self.nd.live_sentences():
             if sent.index in self.exam_sentences or not (
-                self.legish(sent.text) or "surg" in sent.text.lower()
+                self.legish(sent.text) or "surg" in sent.text.lower() or SURGERY_WORD.search(sent.text)
             ):
+                continue
+            if not self._relief_any.search(sent.text):
                 continue
             masked: list[tuple[int, int]] = []
             surgery_named = bool(SURGERY_WORD.search(sent.text)) or sent.index == self.op_sentence
             for cls in ("none", "partial", "complete"):
                 if cls == "none" and not surgery_named:
                     continue
-                for m in _c("|".join(f"(?:{rx})" for rx in getattr(rel, cls))).finditer(sent.text):
+                for m in _any_of(rel, "relief", cls).finditer(sent.text):
                     if True:
                         if any(a < m.end() and m.start() < b for a, b in masked):
                             continue
@@ -166,6 +213,8 @@ class TimeReader(DaysMixin):
     def read_side(self, relief_clause: tuple[Sentence, int] | None) -> None:
         for sent in self.complaint_sentences():
             text, base = sent.text, sent.start
+            if NEGATED_START.match(text):
+                continue
             if relief_clause and relief_clause[0].index == sent.index:
                 cut = relief_clause[1] - sent.start
                 text, base = text[cut:], sent.start + cut
@@ -213,6 +262,8 @@ class TimeReader(DaysMixin):
                 continue
             for d in durations(self.lang, sent.text, sent.start):
                 rest = self.nd.text[d.end : sent.end]
+                if d.start < self.complaint_start(sent):
+                    continue
                 if d.days is not None and self.after.match(rest) and self._set_onset(d.days, d.start, d.end):
                     return sent
         if days is None:
@@ -231,7 +282,10 @@ class TimeReader(DaysMixin):
                     self.nd.text[d.end : sent.end],
                 )
             ]
-            for rx, back in self.lang.timeline.relative_days.items():
+            relative = self.lang.timeline.relative_days
+            if not _any_of(self.lang.timeline, "timeline", "relative_days").search(sent.text):
+                relative = {}
+            for rx, back in relative.items():
                 m = _c(rx).search(sent.text)
                 if m is None:
                     continue
@@ -244,11 +298,9 @@ class TimeReader(DaysMixin):
                     break
                 if self._set_onset(days - back, sent.start + m.start(), sent.start + m.end(), sudden=True):
                     return sent
-            m = re.search(
-                r"\bsince\s+(?:last\s+)?(" + "|".join(self.lang.timeline.weekdays) + r")\b", sent.text, re.I
-            )
+            m = self.weekday_rx.search(sent.text)
             if m and self.out.note_date is not None:
-                wd = self.lang.timeline.weekdays[m.group(1).lower()]
+                wd = self.lang.timeline.weekdays[(m.group(1) or m.group(2)).lower()]
                 back = (self.out.note_date.weekday() - wd) % 7 or 7
                 if self._set_onset(
                     days - back, sent.start + m.start(), sent.start + m.end(), sudden=back <= 2
@@ -259,16 +311,16 @@ class TimeReader(DaysMixin):
         for sent in cands:
             if not self.legish(sent.text):
                 continue
-            if _c("|".join(trend.stable)).search(sent.text):
+            if _any_of(trend, "trend", "stable").search(sent.text):
                 continue
             if (
                 relief in ("partial", "none")
-                and _c("|".join(trend.worsening)).search(sent.text)
+                and _any_of(trend, "trend", "worsening").search(sent.text)
                 and not self.onset_verbs.search(sent.text)
             ):
                 continue
             for d in durations(self.lang, sent.text, sent.start):
-                if d.days is None:
+                if d.days is None or d.start < self.complaint_start(sent):
                     continue
                 before = self.nd.text[max(sent.start, d.start - 22) : d.start].lower()
                 rest = self.nd.text[d.end : sent.end]
@@ -287,7 +339,7 @@ class TimeReader(DaysMixin):
                 before,
             )
             or self.ago.match(rest)
-            or re.match(r"^\s*of\b", rest)
+            or re.match(r"^\s*(?:(?:hx|history)\s+)?of\b", rest, re.I)
             or re.match(
                 r"^\s*(?:\w+\s+){0,2}?(?:pain|ache|aching|sciatica|numbness|tingling|symptoms|swelling)\b",
                 rest,
@@ -356,7 +408,7 @@ class TimeReader(DaysMixin):
             if not (self.trend_words.search(text) or starts_ok):
                 continue
             for cls in ("improving", "stable", "worsening"):
-                for m in _c("|".join(f"(?:{rx})" for rx in getattr(self.lang.trend, cls))).finditer(text):
+                for m in _any_of(self.lang.trend, "trend", cls).finditer(text):
                     if True:
                         if exclude.match(text[m.end() :].strip()):
                             continue

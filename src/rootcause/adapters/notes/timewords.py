@@ -42,6 +42,7 @@ class Patterns:
     month_day: re.Pattern[str]
     month_only: re.Pattern[str]
     any_month: re.Pattern[str]
+    this_month: re.Pattern[str]
     unit_of: dict[str, str]
     not_after: re.Pattern[str]
 
@@ -104,6 +105,9 @@ def _build(lang: NoteLanguage) -> Patterns:
     )
     not_after = re.compile(rf"^\s*-?\s*(?:{_alt(tl.durations_not)})\b", re.IGNORECASE)
     any_month = re.compile(rf"\b(?:{months})\b", re.IGNORECASE)
+    this_month = re.compile(
+        r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+of\s+(?:this|the)\s+month\b", re.IGNORECASE
+    )
     return Patterns(
         duration,
         slash,
@@ -114,6 +118,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         month_day,
         month_only,
         any_month,
+        this_month,
         unit_of,
         not_after,
     )
@@ -195,6 +200,28 @@ def _mk(y: int, m: int, d: int) -> dt.date | None:
         return None
 
 
+_DATE_MATCHES: dict[tuple[int, str], tuple[NoteLanguage, dict[int, list[re.Match[str]]]]] = {}
+
+
+def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]]]:
+    """Every match of each date pattern in text (keyed by id of the pattern), found once per text: dates() is
+    called more than once per note with different reference dates."""
+    key = (id(lang), text)
+    hit = _DATE_MATCHES.get(key)
+    if hit is not None and hit[0] is lang:
+        return hit[1]
+    p = patterns(lang)
+    has_month = not lang.timeline.month_names.keys().isdisjoint(re.findall(r"[a-z]+", text.lower()))
+    found: dict[int, list[re.Match[str]]] = {}
+    for rx in (p.iso_date, p.numeric_date, p.day_month, p.month_day, p.month_only, p.this_month):
+        named = rx in (p.day_month, p.month_day, p.month_only)  # need a month name
+        found[id(rx)] = list(rx.finditer(text)) if has_month or not named else []
+    if len(_DATE_MATCHES) > 256:
+        _DATE_MATCHES.clear()
+    _DATE_MATCHES[key] = (lang, found)
+    return found
+
+
 def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[DateMention]:
     """Full dates, dates without a year (placed in the year before `reference`), and month-only dates."""
     p = patterns(lang)
@@ -205,16 +232,18 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
     def free(a: int, b: int) -> bool:
         return not any(x < b and a < y for x, y in spans)
 
+    found = _date_matches(lang, text)
     for rx in (p.iso_date, p.numeric_date):
-        for m in rx.finditer(text):
+        for m in found[id(rx)]:
             y = _year(m.group("y"))
             d = _mk(y, int(m.group("m")), int(m.group("d"))) if y else None
+            if d is None and y and rx is p.numeric_date and int(m.group("m")) > 12:
+                d = _mk(y, int(m.group("d")), int(m.group("m")))  # month/day/year ("09/14/2026")
             if d and free(*m.span()):
                 out.append(DateMention(d, m.start(), m.end(), m.group()))
                 spans.append(m.span())
-    has_month = not months.keys().isdisjoint(re.findall(r"[a-z]+", text.lower()))
-    for rx in (p.day_month, p.month_day) if has_month else ():
-        for m in rx.finditer(text):
+    for rx in (p.day_month, p.month_day):
+        for m in found[id(rx)]:
             if not free(*m.span()):
                 continue
             mon = months[m.group("mon").lower().rstrip(".")]
@@ -231,7 +260,19 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             if d:
                 out.append(DateMention(d, m.start(), m.end(), m.group(), year_missing=missing))
                 spans.append(m.span())
-    for m in p.month_only.finditer(text) if has_month else ():
+    for m in found[id(p.this_month)]:
+        # "on the 2nd of this month": the note's month (the month before, if that day is still to come)
+        if reference is None or not free(*m.span()):
+            continue
+        day = int(m.group("d"))
+        d = _mk(reference.year, reference.month, day)
+        if d is not None and d > reference:
+            prev = reference.replace(day=1) - dt.timedelta(days=1)
+            d = _mk(prev.year, prev.month, day)
+        if d:
+            out.append(DateMention(d, m.start(), m.end(), m.group(), year_missing=True))
+            spans.append(m.span())
+    for m in found[id(p.month_only)]:
         if not free(*m.span()):
             continue
         mon = months[m.group("mon").lower()]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rootcause.service.routes import admin, assess, cds_hooks, health, interviews, knowledge, patients
+from rootcause.service.routes import admin, assess, cds_hooks, health, interviews, knowledge, notes, patients
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     assess.router,
+    notes.router,
     knowledge.router,
     patients.router,
     interviews.router,

@@ -1,0 +1,138 @@
+"""Leaner drivers for two medspaCy components, with the same rules, matchers and results.
+
+- :func:`run_context` does what ``ConText.__call__`` does (medspaCy's matcher finds the modifiers, each
+  becomes a ``ConTextModifier``, scopes are limited pairwise, modifiers overlapping a target are dropped,
+  then each modifier takes the targets in its scope and keeps its ``max_targets`` closest), but looks up the
+  targets in a modifier's scope instead of testing every target against every modifier, and skips the span
+  attributes and the graph object the reader does not use (it reads ``span._.modifiers``). A cue listed in
+  both directions is one phrase rule, read forwards at a sentence start and with its backward twin
+  (``metadata["elsewhere"]``) anywhere else, instead of two token patterns testing IS_SENT_START, which
+  spaCy's Matcher evaluates token by token in Python.
+- :func:`run_targets` does what ``TargetMatcher.__call__`` does for the operation names, with the phrase
+  matcher alone when there are no token patterns.
+- :func:`run_sections` does what ``Sectionizer.__call__`` does with our settings (no parent sections, no
+  length limits, no sentence boundaries) but without writing ``token._.section`` on every token (the reader
+  reads ``doc._.sections``).
+
+The note reader spends a third of its time in these two components; the equivalence is checked by
+tests/test_notes_speed.py against the medspaCy implementations.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+
+def run_context(context: Any, doc: Any, targets: list[Any]) -> Any:
+    from medspacy.context.context_modifier import ConTextModifier
+
+    matcher = context._ConText__matcher
+    vocab = doc.vocab
+    owner = doc.user_data.get("rc_sentence_of")
+    modifiers = []
+    for match_id, start, end in matcher(doc):
+        rule = matcher.rule_map[vocab[match_id].text]
+        elsewhere = (rule.metadata or {}).get("elsewhere")
+        if elsewhere is not None:
+            at_start = start == 0 or (
+                owner[start] != owner[start - 1] if owner else bool(doc[start].is_sent_start)
+            )
+            if not at_start:
+                rule = elsewhere
+        modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=context.max_scope))
+    # scopes only shrink, so a pair whose first scopes do not overlap never limits each other (limit_scope
+    # returns at once); the other pairs are limited in medspaCy's order
+    first = [m.scope_span for m in modifiers]
+    for i in range(len(modifiers) - 1):
+        m1 = modifiers[i]
+        a1, b1 = first[i]
+        for j in range(i + 1, len(modifiers)):
+            a2, b2 = first[j]
+            if a2 >= b1 or a1 >= b2:
+                continue
+            m2 = modifiers[j]
+            m1.limit_scope(m2)
+            m2.limit_scope(m1)
+    order = sorted(range(len(targets)), key=lambda k: targets[k].start)
+    starts = [targets[k].start for k in order]
+    bounds = [(t.start, t.end) for t in targets]
+
+    def overlapping(a: int, b: int) -> list[int]:
+        """Indexes (in the targets' own order) of targets overlapping tokens [a, b)."""
+        hi = bisect.bisect_left(starts, b)
+        return sorted(order[p] for p in range(hi) if bounds[order[p]][1] > a)
+
+    if context.prune_on_target_overlap:
+        modifiers = [m for m in modifiers if not overlapping(*m.modifier_span)]
+    edges: list[tuple[Any, Any]] = []
+    for m in modifiers:
+        if m.direction in ("TERMINATE", "PSEUDO"):
+            continue
+        ms, me = m.modifier_span
+        for k in overlapping(*m.scope_span):
+            t = targets[k]
+            ts, te = bounds[k]
+            if ts < me and ms < te:
+                continue
+            if m.allows(t.label_.upper()) and m.on_modifies(t):
+                m.modify(t)
+        m.reduce_targets()
+        edges.extend((t, m) for t in m._targets)
+    for target, modifier in edges:
+        target._.modifiers += (modifier,)
+    return doc
+
+
+def run_sections(sectionizer: Any, doc: Any) -> Any:
+    from medspacy.section_detection.section import Section
+
+    matcher = sectionizer._Sectionizer__matcher
+    tokens = matcher._MedspacyMatcher__matcher
+    if len(tokens):
+        matches = matcher(doc)
+    else:  # titles are phrases only: skip the empty token matcher (spaCy warns on every call to it)
+        from medspacy.common.util import prune_overlapping_matches
+
+        matches = matcher._MedspacyMatcher__phrase_matcher(doc)
+        matches = prune_overlapping_matches(matches) if matcher._prune else matches
+    n = len(doc)
+    sections: list[Any] = []
+    if not matches:
+        sections.append(Section(None, 0, 0, 0, n))
+    else:
+        if matches[0][1] != 0:
+            sections.append(Section(None, 0, 0, 0, matches[0][1]))
+        strings = sectionizer.nlp.vocab.strings
+        for i, (match_id, start, end) in enumerate(matches):
+            rule = matcher.rule_map[strings[match_id]]
+            body_end = matches[i + 1][1] if i + 1 < len(matches) else n
+            sections.append(Section(rule.category, start, end, end, body_end, None, rule))
+    doc._.sections = sections
+    return doc
+
+
+def run_targets(target_matcher: Any, doc: Any, group: str) -> Any:
+    """TargetMatcher.__call__ for the operation names (result_type "group"): phrases only when the token
+    matcher is empty (spaCy warns on every call to an empty Matcher); spans are labelled with the rule's
+    category."""
+    from spacy.tokens import Span
+
+    matcher = target_matcher._TargetMatcher__matcher
+    if len(matcher._MedspacyMatcher__matcher):
+        matches = matcher(doc)
+    else:
+        from medspacy.common.util import prune_overlapping_matches
+
+        matches = matcher._MedspacyMatcher__phrase_matcher(doc)
+        matches = prune_overlapping_matches(matches) if matcher._prune else matches
+    strings = doc.vocab.strings
+    spans = [
+        Span(doc, start, end, label=matcher.rule_map[strings[rule_id]].category)
+        for rule_id, start, end in matches
+    ]
+    if group in doc.spans:
+        doc.spans[group] = [*doc.spans[group], *spans]
+    else:
+        doc.spans[group] = spans
+    return doc
