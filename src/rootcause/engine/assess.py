@@ -139,6 +139,7 @@ class Engine:
         self._red_flags = [f.id for f in kb.findings if f.red_flag]
         self._finding = {f.id: f for f in kb.findings}
         self._condition = {c.id: c for c in kb.conditions}
+        self._treatment_options: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def version(self) -> str:
@@ -312,12 +313,16 @@ class Engine:
         out = []
         for cid, p in leading:
             cond = self._condition[cid]
+            options = self._treatment_options.get(cid)
+            if options is None:  # rendered once per condition; the knowledge base is immutable
+                options = [t.model_dump(exclude_none=True) for t in cond.treatments]
+                self._treatment_options[cid] = options
             out.append(
                 {
                     "condition": cid,
                     "name": cond.name,
                     "probability": p,
-                    "options": [t.model_dump(exclude_none=True) for t in cond.treatments],
+                    "options": [dict(o) for o in options],
                 }
             )
         return out
