@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rootcause.errors import KnowledgeBaseError
-from rootcause.knowledge.loader import load_yaml
-from rootcause.knowledge.schema import Finding, FindingsFile
+from rootcause.knowledge.loader import load_knowledge_base, load_yaml
+from rootcause.knowledge.schema import Finding
 
 ProcedureId = Literal["discectomy", "laminectomy", "fusion", "interspinous_spacer", "other"]
 Direction = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
@@ -383,13 +383,8 @@ def load_language(path: Path | None = None, finding_ids: set[str] | None = None)
 
 @lru_cache(maxsize=1)
 def knowledge_findings() -> tuple[Finding, ...]:
-    """The packaged knowledge base's findings (findings.yaml, validated), read with libyaml when present."""
-    path = Path(str(resources.files("rootcause.knowledge").joinpath("data/findings.yaml")))
-    try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
-        return tuple(FindingsFile.model_validate(raw).findings)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise KnowledgeBaseError([f"findings.yaml: {exc}"]) from exc
+    """The packaged knowledge base's findings, through the one validated loader."""
+    return load_knowledge_base().findings
 
 
 @lru_cache(maxsize=1)
