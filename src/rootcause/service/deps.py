@@ -20,7 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from rootcause.engine.assess import Engine
-from rootcause.service.problems import FieldError, ProblemError
+from rootcause.service.problems import FieldError, ProblemError, invalid_request
 from rootcause.service.settings import Settings
 from rootcause.service.state import ServiceState
 from rootcause.storage import Database, repository
@@ -119,12 +119,9 @@ async def read_json_body(request: Request) -> Any:
     """The decoded JSON body, for routes whose body the engine validates (400 if malformed)."""
     body = await request.body()
     if not body.strip():
-        raise ProblemError(
-            422,
+        raise invalid_request(
             "a JSON body is required",
-            slug="invalid-request",
-            title="Invalid request",
-            errors=[FieldError(field="(body)", message="a JSON body is required")],
+            [FieldError(field="(body)", message="a JSON body is required")],
         )
     try:
         return orjson.loads(body)

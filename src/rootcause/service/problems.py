@@ -72,6 +72,11 @@ def not_found(what: str) -> ProblemError:
     return ProblemError(404, f"no {what} with this id", slug="not-found", title="Not found")
 
 
+def invalid_request(detail: str, errors: Iterable[FieldError]) -> ProblemError:
+    """422 `invalid-request`, with one entry per bad field."""
+    return ProblemError(422, detail, slug="invalid-request", title="Invalid request", errors=errors)
+
+
 def problem_response(
     request: Request | None,
     status: int,

@@ -19,7 +19,7 @@ from rootcause.errors import CaseError
 from rootcause.service.deps import ActorDep, EngineDep, JsonBody, SettingsDep
 from rootcause.service.models import AssessmentResult, BatchResult
 from rootcause.service.openapi import WITH_BODY, json_body
-from rootcause.service.problems import FieldError, ProblemError, field_errors
+from rootcause.service.problems import FieldError, ProblemError, field_errors, invalid_request
 
 router = APIRouter(prefix="/v1", tags=["assess"])
 Explain = Annotated[
@@ -93,21 +93,15 @@ async def assess_batch(
     its own (`ok`, `errors`), reported with its `index`.
     """
     if not isinstance(body, dict) or not isinstance(body.get("cases"), list):
-        raise ProblemError(
-            422,
+        raise invalid_request(
             'expected {"cases": [case, …]}',
-            slug="invalid-request",
-            title="Invalid request",
-            errors=[FieldError(field="cases", message="expected a list of cases")],
+            [FieldError(field="cases", message="expected a list of cases")],
         )
     extra = sorted(set(body) - {"cases"})
     if extra:
-        raise ProblemError(
-            422,
+        raise invalid_request(
             "unknown fields in the batch request",
-            slug="invalid-request",
-            title="Invalid request",
-            errors=[FieldError(field=name, message="unknown field; expected cases") for name in extra],
+            [FieldError(field=name, message="unknown field; expected cases") for name in extra],
         )
     cases: list[Any] = body["cases"]
     limit = settings.max_batch_size

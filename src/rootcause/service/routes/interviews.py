@@ -26,7 +26,7 @@ from rootcause.errors import CaseError
 from rootcause.service import interview_store as store
 from rootcause.service.deps import ActorDep, DatabaseDep, EngineDep
 from rootcause.service.openapi import errors
-from rootcause.service.problems import FieldError, ProblemError, field_errors, not_found
+from rootcause.service.problems import FieldError, ProblemError, field_errors, invalid_request, not_found
 
 router = APIRouter(prefix="/v1/interviews", tags=["interviews"])
 
@@ -102,12 +102,9 @@ def _version(if_match: str | None) -> int | None:
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
     if not raw.isdigit():
-        raise ProblemError(
-            422,
+        raise invalid_request(
             "If-Match must be the interview's version as returned in ETag",
-            slug="invalid-request",
-            title="Invalid request",
-            errors=[FieldError(field="header.If-Match", message='expected a version such as "3"')],
+            [FieldError(field="header.If-Match", message='expected a version such as "3"')],
         )
     return int(raw)
 

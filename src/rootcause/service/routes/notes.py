@@ -18,7 +18,7 @@ from starlette.responses import Response
 from rootcause.engine.assess import Engine
 from rootcause.service.deps import ActorDep, EngineDep, JsonBody
 from rootcause.service.openapi import errors
-from rootcause.service.problems import FieldError, ProblemError
+from rootcause.service.problems import FieldError, invalid_request
 from rootcause.service.routes.assess import Explain, json_response
 
 router = APIRouter(prefix="/v1", tags=["assess"])
@@ -71,12 +71,9 @@ def _note(body: Any) -> NoteIn:
     """The request body as a NoteIn, or 422 naming each bad field (the body is read as JSON whatever its
     content type, as for /v1/assess: malformed JSON is 400)."""
     if not isinstance(body, dict):
-        raise ProblemError(
-            422,
+        raise invalid_request(
             'expected {"text": "…", "note_date": "YYYY-MM-DD"}',
-            slug="invalid-request",
-            title="Invalid request",
-            errors=[FieldError(field="(body)", message="expected a JSON object with a text field")],
+            [FieldError(field="(body)", message="expected a JSON object with a text field")],
         )
     try:
         return NoteIn.model_validate(body)
@@ -85,12 +82,9 @@ def _note(body: Any) -> NoteIn:
             FieldError(field=".".join(str(p) for p in e["loc"]) or "(body)", message=e["msg"])
             for e in exc.errors()
         ]
-        raise ProblemError(
-            422,
+        raise invalid_request(
             f"{len(problems)} problem(s) in the request",
-            slug="invalid-request",
-            title="Invalid request",
-            errors=problems,
+            problems,
         ) from None
 
 
