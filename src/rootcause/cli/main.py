@@ -113,12 +113,13 @@ def batch(
     output: Annotated[Path, typer.Option("--out", help="Where to write NDJSON results")],
     chunk_size: Annotated[int, typer.Option(help="Cases scored per vectorised chunk")] = 4096,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
-    workers: Annotated[int, typer.Option(help="Scoring processes (1 = in this process)")] = 0,
+    workers: Annotated[int, typer.Option(help="Scoring processes (0 = one per CPU core, 1 = this one)")] = 0,
 ) -> None:
     """Score a cohort: one output line per input line, in order; bad lines are reported."""
+    import gc
     import os
 
-    from rootcause.adapters.ndjson import numbered_lines, score_stream
+    from rootcause.adapters.ndjson import read_chunks, score_into
 
     engine = engine_or_exit()
     if not input_file.is_file():
@@ -127,7 +128,7 @@ def batch(
         fail("--chunk-size: expected a positive number")
     total = input_file.stat().st_size
     small = total < 4 * 1024 * 1024  # not worth starting processes for
-    n_workers = workers if workers > 0 else (1 if small else min(2, os.cpu_count() or 1))
+    n_workers = workers if workers > 0 else (1 if small else os.cpu_count() or 1)
     n_errors = 0
     n_cases = 0
     tmp = output.with_name(output.name + ".partial")
@@ -141,15 +142,21 @@ def batch(
         disable=not progress,
         transient=True,
     )
-    with input_file.open("rb") as src, tmp.open("wb") as dst, bar:
-        task = bar.add_task("score", total=total, cases=0)
-        for lines, errors, n in score_stream(engine, numbered_lines(src, chunk_size), n_workers):
-            dst.write(b"\n".join(lines) + b"\n")
-            for e in errors:
-                err.print(f"[red]{input_file}:{e}[/]", highlight=False)
-            n_errors += len(errors)
-            n_cases += n
-            bar.update(task, completed=src.tell(), cases=n_cases)
+    # The batch creates millions of short-lived objects and no reference cycles: the cyclic
+    # collector would only re-scan them (it cost a third of the run time); memory is freed
+    # by reference counting as each chunk is written.
+    gc.disable()
+    try:
+        with input_file.open("rb") as src, tmp.open("wb", buffering=0) as dst, bar:
+            task = bar.add_task("score", total=total, cases=0)
+            for errors, n in score_into(engine, read_chunks(src, chunk_size), dst.fileno(), n_workers):
+                for e in errors:
+                    err.print(f"[red]{input_file}:{e}[/]", highlight=False)
+                n_errors += len(errors)
+                n_cases += n
+                bar.update(task, completed=src.tell(), cases=n_cases)
+    finally:
+        gc.enable()
     tmp.replace(output)
     err.print(f"{n_cases} lines scored, {n_errors} invalid -> {output}", highlight=False)
     if n_errors:

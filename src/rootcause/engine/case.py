@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
@@ -19,6 +20,7 @@ from msgspec import Meta
 from rootcause.errors import CaseError, FieldProblem
 
 ProcedureId = Literal["discectomy", "laminectomy", "fusion", "interspinous_spacer", "other"]
+MAX_AGE = 120
 Level = Annotated[str, Meta(pattern=r"^(T1[0-2]|L[1-5])-(L[1-5]|S1)$")]
 
 
@@ -47,7 +49,7 @@ class PainScore(msgspec.Struct, forbid_unknown_fields=True):
 class Case(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     surgery: Surgery
     id: str | None = None
-    age: Annotated[int, Meta(ge=0, le=120)] | None = None
+    age: Annotated[int, Meta(ge=0, le=MAX_AGE)] | None = None
     sex: Literal["female", "male", "other"] | None = None
     assessed_on: dt.date | None = None
     days_since_surgery: Annotated[int, Meta(ge=0, le=36500)] | None = None
@@ -172,6 +174,29 @@ def check_case(case: Case, finding_ids: frozenset[str]) -> list[FieldProblem]:
                     )
                 )
     return problems
+
+
+def check_cases(cases: Sequence[Case], finding_ids: frozenset[str]) -> dict[int, list[FieldProblem]]:
+    """`check_case` for a batch, by index, for the cases that have problems.
+
+    One cheap pass picks the cases that could break a rule (an unknown finding id, dates,
+    pain scores, an onset after the stated day count); only those get the full check.
+    """
+    unknown = set(chain.from_iterable(c.findings for c in cases)) - finding_ids
+    suspects = [
+        i
+        for i, c in enumerate(cases)
+        if c.assessed_on is not None
+        or c.pain_scores
+        or (
+            (pain := c.leg_pain) is not None
+            and pain.onset_days is not None
+            and c.days_since_surgery is not None
+            and pain.onset_days > c.days_since_surgery
+        )
+        or (unknown and not unknown.isdisjoint(c.findings))
+    ]
+    return {i: problems for i in suspects if (problems := check_case(cases[i], finding_ids))}
 
 
 def effective_days(case: Case) -> int | None:

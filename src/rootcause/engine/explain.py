@@ -138,30 +138,38 @@ class Fit:
     poor: bool
 
 
+def _own_moments(table: Array) -> tuple[Array, Array]:
+    """Mean and variance of a log-probability table's value under its own distribution (last axis)."""
+    probs = np.exp(table)
+    e1 = (probs * table).sum(axis=-1)
+    return e1, (probs * table**2).sum(axis=-1) - e1**2
+
+
 def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tuple[Array, Array]:
     """(z, n_items) per case: how typical the evidence is of the leading cause.
 
     Compares the observed log-likelihood under the leading cause with its expectation and
     variance over that cause's own presentations of the same known items.
     """
-    known = enc.x_true + enc.x_false
-    expected = (known * model.fit_mean.T[best]).sum(axis=1)
-    variance = (known * model.fit_var.T[best]).sum(axis=1)
+    rows = np.arange(enc.n)
+    known = enc.known.astype(np.float64)
+    n_c = model.n_conditions
+    moments = known @ np.concatenate([model.fit_mean, model.fit_var], axis=1)  # (n, 2C)
+    expected = moments[rows, best]
+    variance = moments[rows, n_c + best]
     items = known.sum(axis=1)
-    for table, index in (
-        (model.log_onset[enc.procedure, best, :], enc.onset),
-        (model.log_assessed[enc.procedure, best, :], enc.assessed),
-        (model.log_relief[best], enc.relief),
-        (model.log_speed[best], enc.speed),
-        (model.log_trend[best], enc.trend),
+    for (mean, var), index in (
+        (_own_moments(model.log_onset), enc.onset),
+        (_own_moments(model.log_assessed), enc.assessed),
+        (_own_moments(model.log_relief), enc.relief),
+        (_own_moments(model.log_speed), enc.speed),
+        (_own_moments(model.log_trend), enc.trend),
     ):
         has = index >= 0
-        probs = np.exp(table)
-        e1 = (probs * table).sum(axis=1)
-        e2 = (probs * table**2).sum(axis=1)
-        expected += np.where(has, e1, 0.0)
-        variance += np.where(has, e2 - e1**2, 0.0)
+        at = (enc.procedure, best) if mean.ndim == 2 else (best,)
+        expected += np.where(has, mean[at], 0.0)
+        variance += np.where(has, var[at], 0.0)
         items += has
-    observed = loglik[np.arange(enc.n), best]
+    observed = loglik[rows, best]
     z = (observed - expected) / np.sqrt(np.maximum(variance, 1e-9))
     return z, items

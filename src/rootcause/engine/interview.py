@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rootcause.engine.assess import Assessment, BatchScores, Engine
-from rootcause.engine.next_steps import information_gain
+from rootcause.engine.next_steps import gain_per_cost
 from rootcause.engine.timeline import build_timeline
 from rootcause.errors import CaseError, FieldProblem
 from rootcause.knowledge.schema import Checklist, TimelineQuestion
@@ -283,9 +283,8 @@ class Interviewer:
 
     def _best_finding(self, session: Session, scores: BatchScores) -> tuple[str | None, float]:
         model = self.engine.model
-        known = scores.encoded.x_true + scores.encoded.x_false
         asked = set(session.asked)
-        _, per_cost = information_gain(model, scores.posterior, known, scores.floor)
+        per_cost = gain_per_cost(model, scores.posterior, scores.encoded.known, scores.floor)
         row = per_cost[0].copy()
         covered = [f for c in self.checklists if c.id in asked for f in self.checklist_items(c, session.mode)]
         blocked = ~self._allowed[session.mode] | np.isin(model.findings, [*asked, *covered])

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rootcause.engine.case import MAX_AGE
 from rootcause.knowledge.loader import KnowledgeBase
 from rootcause.knowledge.schema import PROCEDURES, TRIAGE_LEVELS, Condition, SourcedDistribution
 
@@ -77,12 +78,14 @@ class Model:
     fit_mean: Array  # (F, C) E[log P(x_f | c)] under c
     fit_var: Array  # (F, C) Var[log P(x_f | c)] under c
     context_modifiers: list[ContextModifier]
-    age_modifiers: list[RangeModifier]
-    sex_modifiers: dict[str, Array]
+    log_age: Array  # (MAX_AGE + 2, C) summed age log factors per year of age; last row: age unknown
+    sex_states: list[str]
+    log_sex: Array  # (S + 1, C) sex log factors; last row: sex unknown or without a modifier
     urgency_rank: IntArray  # (C,) index into TRIAGE_LEVELS
     urgency_onehot: Array  # (C, 4)
     rare: npt.NDArray[np.bool_]
     cost_weight: Array  # (F,)
+    cost_weight32: npt.NDArray[np.float32]  # (F,) the same, for the float32 information gain
     finding_kind: list[str]
     red_flag_level: IntArray  # (F,) level a single-finding rule raises to, -1 if none
     red_flag: npt.NDArray[np.bool_]  # (F,) findings flagged red_flag in findings.yaml
@@ -211,6 +214,7 @@ def compile_model(kb: KnowledgeBase) -> Model:
         axis=1,
     )
 
+    cost_weight = np.array([kb.cost_tiers[f.cost_tier].weight for f in kb.findings])
     model = Model(
         version=kb.version,
         conditions=conditions,
@@ -237,12 +241,14 @@ def compile_model(kb: KnowledgeBase) -> Model:
         fit_mean=p * np.log(p) + (1 - p) * np.log1p(-p),
         fit_var=p * (1 - p) * (np.log(p) - np.log1p(-p)) ** 2,
         context_modifiers=[ContextModifier(k, vec) for k, vec in context.items()],
-        age_modifiers=ages,
-        sex_modifiers=sexes,
+        log_age=_age_table(ages, n_c),
+        sex_states=list(sexes),
+        log_sex=np.vstack([*sexes.values(), np.zeros(n_c)]),
         urgency_rank=rank,
         urgency_onehot=onehot,
         rare=np.array([c.rare for c in kb.conditions]),
-        cost_weight=np.array([kb.cost_tiers[f.cost_tier].weight for f in kb.findings]),
+        cost_weight=cost_weight,
+        cost_weight32=cost_weight.astype(np.float32),
         finding_kind=[CATEGORY_KIND[f.category] for f in kb.findings],
         red_flag_level=red_flag_level,
         red_flag=np.array([f.red_flag for f in kb.findings]),
@@ -254,6 +260,20 @@ def compile_model(kb: KnowledgeBase) -> Model:
     _check_shape("p_present", model.p_present, (n_f, n_c))
     _check_shape("log_onset", model.log_onset, (n_p, n_c, len(onset_ids)))
     return model
+
+
+def _age_table(modifiers: list[RangeModifier], n_c: int) -> Array:
+    """Resolve the age ranges once into a row per year of age, so a batch needs one gather."""
+    years = np.arange(MAX_AGE + 1)
+    table = np.zeros((MAX_AGE + 2, n_c))
+    for mod in modifiers:
+        covered = np.ones(MAX_AGE + 1, dtype=bool)
+        if mod.low is not None:
+            covered &= years >= mod.low
+        if mod.high is not None:
+            covered &= years <= mod.high
+        table[:-1][covered] += mod.log_factor
+    return table
 
 
 def bin_indices(bins: list[tuple[int, int | None]], days: IntArray) -> IntArray:

@@ -21,16 +21,19 @@ import numpy.typing as npt
 from rootcause.engine.model import Array, IntArray, Model
 
 N_LEVELS = 4
-CHUNK = 2048
+CHUNK = 1024
 TINY = np.float32(1e-30)
 
 
 Array32 = npt.NDArray[np.float32]
 
 
-def _xlogx(x: Array32) -> Array32:
-    out: Array32 = x * np.log(np.maximum(x, TINY))
-    return out
+def _xlogx(x: Array32, out: Array32 | None = None) -> Array32:
+    """x log x with 0 log 0 = 0; `out` avoids a temporary in the hot loop."""
+    result: Array32 = np.maximum(x, TINY, out=out)
+    np.log(result, out=result)
+    result *= x
+    return result
 
 
 def _level_term(mass: Array32, y: Array32) -> Array32:
@@ -40,49 +43,84 @@ def _level_term(mass: Array32, y: Array32) -> Array32:
 
 
 def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
+    """Gain per finding for a chunk of cases small enough that its arrays stay in cache."""
     n_f = model.n_findings
     weighted = post @ model.gain_weights32  # (n, F + F + 4F): z, Σ π H_b(p), y per level
-    z = np.clip(weighted[:, :n_f], 0.0, 1.0)
-    h_z = -(_xlogx(z) + _xlogx(1.0 - z))
     mass = post @ model.urgency_onehot32  # (n, 4)
-    conditional = np.zeros_like(z)
-    cum_term = np.zeros_like(z)
-    cum_y = np.zeros_like(z)
-    cum_mass = np.zeros_like(mass[:, :1])
+    z = np.clip(weighted[:, :n_f], 0.0, 1.0)
+    scratch = np.empty_like(z)
+    rest = np.empty_like(z)
+    # gain = 2 H_b(z) − Σ π H_b(p) − Σ_l [M_l log M_l − y_l log y_l − (M_l − y_l) log(M_l − y_l)]
+    h_z = _xlogx(z)
+    h_z += _xlogx(np.subtract(1.0, z, out=rest), scratch)
+    gain = weighted[:, n_f : 2 * n_f] + 2.0 * h_z
+    np.negative(gain, out=gain)
+    # Levels up to a case's red-flag floor count as one group, carried by the floor level:
+    # below it mass and y are zero (0 log 0 = 0), at it they are the sums up to it.
+    max_floor = int(floor.max(initial=0))
+    col = floor[:, None]
+    cum_mass = np.cumsum(mass, axis=1)
+    levels = np.arange(N_LEVELS)
+    group_mass = np.where(col > levels, 0.0, np.where(col == levels, cum_mass, mass))
+    gain -= _xlogx(group_mass.astype(np.float32)).sum(axis=1, keepdims=True)
+    cum_y = np.zeros_like(z) if max_floor > 0 else z
+    y_group = np.empty_like(z)
     for lvl in range(N_LEVELS):
         y = weighted[:, (2 + lvl) * n_f : (3 + lvl) * n_f]
-        term = _level_term(mass[:, lvl : lvl + 1], y)
-        conditional += term
-        cum_term += term
-        cum_y += y
-        cum_mass += mass[:, lvl : lvl + 1]
-        rows = np.flatnonzero(floor == lvl) if lvl > 0 else np.empty(0, dtype=np.int64)
-        if rows.size:  # levels up to a red-flag floor merge into one group
-            conditional[rows] += _level_term(cum_mass[rows], cum_y[rows]) - cum_term[rows]
-    gain: Array32 = 2.0 * h_z - weighted[:, n_f : 2 * n_f] - conditional
+        if lvl < max_floor:
+            np.multiply(y, (col <= lvl).astype(np.float32), out=y_group)
+            if lvl > 0:
+                y_group += cum_y * (col == lvl).astype(np.float32)
+            cum_y += y
+        elif lvl == max_floor and lvl > 0:
+            np.add(y, cum_y * (col == lvl).astype(np.float32), out=y_group)
+        else:
+            y_group[...] = y
+        gain += _xlogx(y_group, scratch)
+        np.subtract(group_mass[:, lvl : lvl + 1], y_group, out=rest)
+        np.maximum(rest, 0.0, out=rest)
+        gain += _xlogx(rest, scratch)
     gain += np.where(model.red_flag_bonus[None, :] > floor[:, None], z, np.float32(0.0))
     return gain
 
 
-def information_gain(model: Model, post: Array, known: Array, rule_floor: IntArray) -> tuple[Array, Array]:
-    """Return (gain, gain per cost) for every case and finding, (n, F); known findings get -inf."""
-    gain = np.empty((post.shape[0], model.n_findings))
+def _per_cost_chunk(model: Model, post: Array32, known: npt.NDArray[np.bool_], floor: IntArray) -> Array32:
+    per_cost = _gain_chunk(model, post, floor)
+    per_cost /= model.cost_weight32
+    per_cost[known] = -np.inf
+    return per_cost
+
+
+def gain_per_cost(model: Model, post: Array, known: npt.NDArray[np.bool_], floor: IntArray) -> Array32:
+    """(n, F) expected information gain per unit cost; known findings get -inf."""
     post32 = post.astype(np.float32)
-    for start in range(0, post.shape[0], CHUNK):
-        stop = start + CHUNK
-        gain[start:stop] = _gain_chunk(model, post32[start:stop], rule_floor[start:stop])
-    gain[known > 0] = -np.inf
-    return gain, gain / model.cost_weight[None, :]
+    parts = [
+        _per_cost_chunk(model, post32[s : s + CHUNK], known[s : s + CHUNK], floor[s : s + CHUNK])
+        for s in range(0, post.shape[0], CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, model.n_findings), dtype=np.float32)
 
 
-def top_steps(per_cost: Array, k: int) -> IntArray:
-    """Indices of the k best findings per case, best first (k rounds of argmax: F is small)."""
-    k = min(k, per_cost.shape[1])
-    work = per_cost.copy()
-    rows = np.arange(work.shape[0])
-    result: IntArray = np.empty((work.shape[0], k), dtype=np.int64)
-    for j in range(k):
-        best = work.argmax(axis=1)
-        result[:, j] = best
-        work[rows, best] = -np.inf
-    return result
+def ranked_steps(
+    model: Model, post: Array, known: npt.NDArray[np.bool_], floor: IntArray, k: int
+) -> tuple[IntArray, Array32]:
+    """The k most informative findings per unit cost for every case, best first, and their value.
+
+    Works a cache-sized chunk at a time and keeps only the top k, so a large batch never
+    holds the full (n, F) gain matrix.
+    """
+    n = post.shape[0]
+    k = min(k, model.n_findings)
+    steps: IntArray = np.empty((n, k), dtype=np.int64)
+    values: Array32 = np.empty((n, k), dtype=np.float32)
+    post32 = post.astype(np.float32)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        per_cost = _per_cost_chunk(model, post32[start:stop], known[start:stop], floor[start:stop])
+        rows = np.arange(stop - start)
+        for j in range(k):
+            best = per_cost.argmax(axis=1)
+            steps[start:stop, j] = best
+            values[start:stop, j] = per_cost[rows, best]
+            per_cost[rows, best] = -np.inf
+    return steps, values

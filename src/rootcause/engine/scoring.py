@@ -10,23 +10,28 @@ exactly the naive-Bayes posterior of the exported tables.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
+from functools import cached_property
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 
 from rootcause.engine.case import Case
 from rootcause.engine.model import Array, IntArray, Model, bin_indices
-from rootcause.engine.timeline import Timeline
+from rootcause.engine.timeline import Timeline, timing_columns
 
 
 @dataclass(frozen=True)
 class Encoded:
-    """A batch of cases as arrays; -1 marks unknown in the index arrays."""
+    """A batch of cases as arrays; -1 marks unknown in the index arrays.
+
+    Findings are kept as one int8 matrix (+1 present, -1 absent, 0 unknown), an eighth of the
+    float matrices the products need; those are derived once per batch on first use.
+    """
 
     procedure: IntArray  # (n,)
-    x_true: Array  # (n, F) 1.0 where the finding is present
-    x_false: Array  # (n, F) 1.0 where the finding is known absent
+    state: npt.NDArray[np.int8]  # (n, F)
     days: IntArray  # (n,) days since surgery, -1 unknown
     onset_days: IntArray  # (n,) onset day of the current episode, -1 unknown
     onset: IntArray  # (n,) onset bin
@@ -40,24 +45,48 @@ class Encoded:
     def n(self) -> int:
         return int(self.procedure.shape[0])
 
+    @cached_property
+    def x_true(self) -> Array:
+        """(n, F) 1.0 where the finding is present."""
+        return (self.state > 0).astype(np.float64)
+
+    @cached_property
+    def x_false(self) -> Array:
+        """(n, F) 1.0 where the finding is known absent."""
+        return (self.state < 0).astype(np.float64)
+
+    @cached_property
+    def known(self) -> npt.NDArray[np.bool_]:
+        known: npt.NDArray[np.bool_] = self.state != 0
+        return known
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Encoded]) -> Encoded:
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+
+def _int_column(values: Sequence[int | None]) -> IntArray:
+    """Optional ints to an int64 array with -1 for unknown (None becomes NaN on the way)."""
+    as_float = np.array(values, dtype=np.float64)
+    as_float[np.isnan(as_float)] = -1.0
+    return as_float.astype(np.int64)
+
+
+def _state_column(values: Sequence[str | None], states: list[str]) -> IntArray:
+    index: dict[str | None, int] = {s: i for i, s in enumerate(states)}
+    index[None] = -1
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+
 
 def _context(model: Model, cases: Sequence[Case]) -> Array:
     """Summed log factors of the route/approach/implant, age and sex modifiers, (n, C).
 
     Cases share few distinct surgical contexts, so each distinct one is resolved once.
     """
-    n = len(cases)
+    surgeries = [c.surgery for c in cases]
+    keys = [(s.procedure, s.route, s.approach, s.instrumented) for s in surgeries]
     combos: dict[tuple[str | bool | None, ...], int] = {}
-    combo_of = np.empty(n, dtype=np.int64)
-    ages = np.full(n, -1, dtype=np.int64)
-    sexes: list[str | None] = [None] * n
-    for i, case in enumerate(cases):
-        s = case.surgery
-        key: tuple[str | bool | None, ...] = (s.procedure, s.route, s.approach, s.instrumented)
-        combo_of[i] = combos.setdefault(key, len(combos))
-        if case.age is not None:
-            ages[i] = case.age
-        sexes[i] = case.sex
+    combo_of = [combos.setdefault(key, len(combos)) for key in keys]
     table = np.zeros((len(combos), model.n_conditions))
     names = ("procedure", "route", "approach", "instrumented")
     for key, k in combos.items():
@@ -71,67 +100,41 @@ def _context(model: Model, cases: Sequence[Case]) -> Array:
             model.context_cache[key] = cached
         table[k] = cached
     context: Array = table[combo_of]
-    known = ages >= 0
-    for age in model.age_modifiers:
-        mask = known.copy()
-        if age.low is not None:
-            mask &= ages >= age.low
-        if age.high is not None:
-            mask &= ages <= age.high
-        context[mask] += age.log_factor
-    if model.sex_modifiers:
-        sex_array = np.array(sexes, dtype=object)
-        for sex, vec in model.sex_modifiers.items():
-            context[sex_array == sex] += vec
+    context += model.log_age[_int_column([c.age for c in cases])]
+    sex_index = {sex: k for k, sex in enumerate(model.sex_states)}
+    context += model.log_sex[[sex_index.get(c.sex, -1) for c in cases]]  # type: ignore[arg-type]
     return context
 
 
-def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline]) -> Encoded:
+def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline] | None = None) -> Encoded:
+    """Cases to arrays, pulling each field out of all cases in one pass (no per-case branches).
+
+    `timelines` are used when given; otherwise the timing is read from the cases directly.
+    """
     n, n_f = len(cases), model.n_findings
-    fidx = model.finding_index.__getitem__
-    pidx = model.procedure_index
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[bool] = []
-    for i, case in enumerate(cases):
-        found = case.findings
-        if found:
-            rows.extend([i] * len(found))
-            cols.extend(map(fidx, found))
-            vals.extend(found.values())
-    x_true = np.zeros((n, n_f))
-    x_false = np.zeros((n, n_f))
-    if rows:
-        r, c, v = np.array(rows), np.array(cols), np.array(vals, dtype=bool)
-        x_true[r[v], c[v]] = 1.0
-        x_false[r[~v], c[~v]] = 1.0
-    relief = {s: i for i, s in enumerate(model.relief_states)}
-    speed = {s: i for i, s in enumerate(model.speed_states)}
-    trend = {s: i for i, s in enumerate(model.trend_states)}
-    timing = np.full((n, 5), -1, dtype=np.int64)  # days, onset days, relief, speed, trend
-    for i, t in enumerate(timelines):
-        if t.days_since_surgery is not None:
-            timing[i, 0] = t.days_since_surgery
-        if t.onset_days is not None:
-            timing[i, 1] = t.onset_days
-        if t.relief is not None:
-            timing[i, 2] = relief[t.relief]
-        if t.speed is not None:
-            timing[i, 3] = speed[t.speed]
-        if t.trend is not None:
-            timing[i, 4] = trend[t.trend]
-    procedure = np.fromiter((pidx[c.surgery.procedure] for c in cases), dtype=np.int64, count=n)
+    found = [c.findings for c in cases]
+    lengths = np.fromiter(map(len, found), dtype=np.int64, count=n)
+    total = int(lengths.sum())
+    state = np.zeros((n, n_f), dtype=np.int8)
+    if total:
+        rows = np.repeat(np.arange(n), lengths)
+        cols = np.fromiter(map(model.finding_index.__getitem__, chain.from_iterable(found)), np.int64, total)
+        present = np.fromiter(chain.from_iterable(map(dict.values, found)), np.int8, total)
+        state[rows, cols] = 2 * present - 1
+    timing = timing_columns(cases, timelines)
+    days = _int_column(timing.days)
+    onset_days = _int_column(timing.onset_days)
+    procedure = _state_column([c.surgery.procedure for c in cases], list(model.procedure_index))
     return Encoded(
         procedure=procedure,
-        x_true=x_true,
-        x_false=x_false,
-        days=timing[:, 0].copy(),
-        onset_days=timing[:, 1].copy(),
-        onset=bin_indices(model.onset_bins, timing[:, 1]),
-        assessed=bin_indices(model.assessed_bins, timing[:, 0]),
-        relief=timing[:, 2].copy(),
-        speed=timing[:, 3].copy(),
-        trend=timing[:, 4].copy(),
+        state=state,
+        days=days,
+        onset_days=onset_days,
+        onset=bin_indices(model.onset_bins, onset_days),
+        assessed=bin_indices(model.assessed_bins, days),
+        relief=_state_column(timing.relief, model.relief_states),
+        speed=_state_column(timing.speed, model.speed_states),
+        trend=_state_column(timing.trend, model.trend_states),
         context=_context(model, cases),
     )
 
@@ -199,21 +202,14 @@ def entropy(p: npt.NDArray[np.float64], axis: int = -1) -> npt.NDArray[np.float6
     return result
 
 
-def escalation_posterior(model: Model, enc: Encoded) -> Array:
+def escalation_posterior_from(model: Model, enc: Encoded, logits: Array) -> Array:
     """The posterior with red-flag findings left out, used for triage escalation.
 
     Red flags act on triage through the deterministic rules only. Leaving them out here makes
     triage monotone: setting a red flag can fire a rule but cannot move posterior mass away
-    from a dangerous cause and so lower the escalation.
+    from a dangerous cause and so lower the escalation. Reuses the full logits and removes
+    the red-flag terms.
     """
-    keep = ~model.red_flag
-    masked = replace(enc, x_true=enc.x_true * keep, x_false=enc.x_false * keep)
-    post, _ = posterior(model, masked)
-    return post
-
-
-def escalation_posterior_from(model: Model, enc: Encoded, logits: Array) -> Array:
-    """As `escalation_posterior`, reusing the full logits and removing the red-flag terms."""
     flags = model.red_flag
     if not flags.any():
         return softmax(logits.copy())

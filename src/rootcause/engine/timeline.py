@@ -8,8 +8,11 @@ relieved) for the trajectory plot and report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
+
+import msgspec
 
 from rootcause.engine.case import Case, PainScore, effective_days
 
@@ -35,8 +38,9 @@ SUDDEN_WITHIN_DAYS = 7
 SUDDEN_MIN_RISE = 3.0
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(msgspec.Struct, frozen=True):
+    """A msgspec Struct rather than a dataclass: batches build one per case, ~10x cheaper."""
+
     days_since_surgery: int | None
     relief: Relief | None
     onset_days: int | None
@@ -155,6 +159,52 @@ def build_timeline(case: Case) -> Timeline:
     if onset is not None and days is not None:
         onset = min(onset, days)
     return Timeline(days, relief, onset, speed, trend, course, tuple(derived))
+
+
+class TimingColumns(NamedTuple):
+    """The five timing inputs of a batch, one list per field (None: unknown)."""
+
+    days: list[int | None]
+    onset_days: list[int | None]
+    relief: list[Relief | None]
+    speed: list[Speed | None]
+    trend: list[Trend | None]
+
+
+def timing_columns(cases: Sequence[Case], timelines: Sequence[Timeline] | None = None) -> TimingColumns:
+    """The timing inputs the scorer needs, field by field for a whole batch.
+
+    From `timelines` when the caller has built them; otherwise straight from the stated
+    fields, and through `build_timeline` only for the cases with pain scores or dates (the
+    same values either way: a case without those has nothing to derive).
+    """
+    if timelines is not None:
+        return TimingColumns(
+            [t.days_since_surgery for t in timelines],
+            [t.onset_days for t in timelines],
+            [t.relief for t in timelines],
+            [t.speed for t in timelines],
+            [t.trend for t in timelines],
+        )
+    pains = [c.leg_pain for c in cases]
+    days = [c.days_since_surgery for c in cases]
+    onset = [
+        None if p is None or p.onset_days is None else p.onset_days if d is None else min(p.onset_days, d)
+        for p, d in zip(pains, days, strict=True)
+    ]
+    columns = TimingColumns(
+        days,
+        onset,
+        [None if p is None else p.relief_after_surgery for p in pains],
+        [None if p is None else p.onset_speed for p in pains],
+        [None if p is None else p.trend for p in pains],
+    )
+    for i, case in enumerate(cases):
+        if case.pain_scores or case.assessed_on is not None:
+            t = build_timeline(case)
+            columns.days[i], columns.onset_days[i] = t.days_since_surgery, t.onset_days
+            columns.relief[i], columns.speed[i], columns.trend[i] = t.relief, t.speed, t.trend
+    return columns
 
 
 def _course_from_fields(

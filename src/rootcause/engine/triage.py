@@ -88,7 +88,7 @@ def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
 
 def fired_rules(triage: TriageModel, enc: Encoded) -> npt.NDArray[np.bool_]:
     """(n, R) which rules fire for each case: two matrix products and a few comparisons."""
-    present = (enc.x_true > 0).astype(np.float64)
+    present = enc.x_true
     fires: npt.NDArray[np.bool_] = present @ triage.all_matrix >= triage.n_all[None, :]
     fires &= ~triage.has_any[None, :] | (present @ triage.any_matrix > 0)
     days, onset, speed = enc.days[:, None], enc.onset_days[:, None], enc.speed[:, None]

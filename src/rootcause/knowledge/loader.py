@@ -8,12 +8,15 @@ the declared bins, rules name real findings, and every contract id of the case f
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -86,8 +89,38 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML safely, with libyaml when installed (about ten times faster)."""
-    return yaml.load(text, Loader=_LOADER)
+    """Parse YAML safely, with libyaml when installed (about ten times faster).
+
+    Parsed documents are cached as JSON under the content's SHA-256 (YAML parsing was most of
+    the start-up time of every command); a document that JSON cannot represent exactly (a
+    date, say) is not cached, and an unwritable cache is simply not used. The result is
+    validated by the schema either way.
+    """
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cached = _parse_cache() / f"{key}.json"
+    try:
+        return orjson.loads(cached.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        pass
+    parsed = yaml.load(text, Loader=_LOADER)
+    try:
+        encoded = orjson.dumps(parsed)
+        if orjson.loads(encoded) == parsed:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f"{key}.{os.getpid()}.partial")
+            partial.write_bytes(encoded)
+            partial.replace(cached)
+    except (OSError, TypeError):
+        pass
+    return parsed
+
+
+def _parse_cache() -> Path:
+    configured = os.environ.get("ROOTCAUSE_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rootcause" / "yaml"
 
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:

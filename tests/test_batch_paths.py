@@ -1,0 +1,171 @@
+"""The batch fast paths agree with the one-case code they replace.
+
+Information gain in closed form vs. updating the posterior for each answer; the batch case
+checks vs. `check_case`; timing read from the fields vs. `build_timeline`; chunked, threaded
+scoring vs. one chunk; the byte-level NDJSON renderer vs. the engine's own numbers.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rootcause import Engine
+from rootcause.adapters.ndjson import Chunk, ContractRenderer, process_chunk
+from rootcause.engine import assess as assess_module
+from rootcause.engine.case import Case, check_case, check_cases
+from rootcause.engine.next_steps import N_LEVELS, gain_per_cost
+from rootcause.engine.scoring import encode
+from rootcause.engine.timeline import build_timeline, timing_columns
+from test_properties import CONTRACT, ENGINE, FAST, cases
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def _brute_force_gain(engine: Engine, post: np.ndarray, floor: int, f: int) -> float:
+    """Expected entropy drop of the differential and of the (floor-merged) triage level,
+    computed by applying each answer to the posterior, plus the red-flag bonus."""
+    model = engine.model
+    p = model.p_present[f]
+    levels = np.minimum(np.maximum(model.urgency_rank, floor), N_LEVELS - 1)
+
+    def level_dist(q: np.ndarray) -> np.ndarray:
+        return np.bincount(levels, weights=q, minlength=N_LEVELS)
+
+    yes = float(post @ p)
+    h_c = _entropy(post)
+    h_l = _entropy(level_dist(post))
+    after = 0.0
+    for answer, weight in ((p, yes), (1 - p, 1 - yes)):
+        updated = post * answer / weight
+        after += weight * (_entropy(updated) + _entropy(level_dist(updated)))
+    bonus = yes if model.red_flag_bonus[f] > floor else 0.0
+    return h_c + h_l - after + bonus
+
+
+@FAST
+@given(cases())
+def test_information_gain_equals_updating_the_posterior(case: dict) -> None:
+    assessment, scores = ENGINE.assess_scored(case, explain=False)
+    model = ENGINE.model
+    per_cost = gain_per_cost(model, scores.posterior, scores.encoded.known, scores.floor)[0]
+    floor = int(scores.floor[0])
+    for f in range(model.n_findings):
+        if scores.encoded.known[0, f]:
+            assert per_cost[f] == -np.inf
+            continue
+        expected = _brute_force_gain(ENGINE, scores.posterior[0], floor, f) / model.cost_weight[f]
+        assert per_cost[f] == pytest.approx(expected, abs=2e-5)
+    best = [s["finding"] for s in assessment.next_steps]
+    ranked = [model.findings[j] for j in np.argsort(-per_cost, kind="stable")[: len(best)]]
+    assert best[0] in ranked[:2]  # float32 ties may swap neighbours
+
+
+bad_cases = st.fixed_dictionaries(
+    {
+        "surgery": st.fixed_dictionaries(
+            {"procedure": st.sampled_from(CONTRACT["procedures"])},
+            optional={"date": st.sampled_from(["2024-03-01", "2024-05-01"])},
+        ),
+        "findings": st.dictionaries(
+            st.sampled_from([*CONTRACT["findings"][:10], "fevr", "not_a_finding"]), st.booleans(), max_size=4
+        ),
+    },
+    optional={
+        "assessed_on": st.sampled_from(["2024-01-01", "2024-04-01"]),
+        "days_since_surgery": st.integers(0, 120),
+        "leg_pain": st.fixed_dictionaries({}, optional={"onset_days": st.integers(0, 200)}),
+        "pain_scores": st.lists(
+            st.fixed_dictionaries({"day": st.integers(-10, 200), "nrs": st.integers(0, 10)}), max_size=3
+        ),
+    },
+)
+
+
+@FAST
+@given(st.lists(bad_cases, min_size=1, max_size=6))
+def test_batch_checks_equal_one_case_checks(raw: list[dict]) -> None:
+    parsed = [msgspec.convert(c, Case) for c in raw]  # no checks: that is what is under test
+    expected = {i: p for i, c in enumerate(parsed) if (p := check_case(c, ENGINE.finding_ids))}
+    assert check_cases(parsed, ENGINE.finding_ids) == expected
+
+
+@FAST
+@given(st.lists(cases(), min_size=1, max_size=8))
+def test_timing_read_from_fields_equals_timelines(raw: list[dict]) -> None:
+    parsed = [ENGINE.parse(c) for c in raw]
+    assert timing_columns(parsed) == timing_columns(parsed, [build_timeline(c) for c in parsed])
+    from_fields = encode(ENGINE.model, parsed)
+    from_timelines = encode(ENGINE.model, parsed, [build_timeline(c) for c in parsed])
+    for name in ("days", "onset_days", "onset", "assessed", "relief", "speed", "trend"):
+        assert np.array_equal(getattr(from_fields, name), getattr(from_timelines, name)), name
+
+
+def test_chunked_threaded_scoring_equals_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    findings = ENGINE.model.findings
+    raw = [
+        {
+            "surgery": {"procedure": CONTRACT["procedures"][k % 5]},
+            "days_since_surgery": int(rng.integers(0, 900)),
+            "findings": {findings[j]: bool(rng.integers(0, 2)) for j in rng.choice(len(findings), 6)},
+        }
+        for k in range(50)
+    ]
+    parsed = [ENGINE.parse(c) for c in raw]
+    whole = ENGINE.score(parsed)
+    monkeypatch.setattr(assess_module, "SCORE_CHUNK", 7)
+    chunked = ENGINE.score(parsed)
+    assert np.allclose(whole.posterior, chunked.posterior, rtol=0, atol=1e-15)
+    assert np.array_equal(whole.level, chunked.level)
+    assert np.array_equal(whole.steps, chunked.steps)
+    assert np.array_equal(whole.encoded.state, chunked.encoded.state)
+
+
+def _rendered_rows(raw: list[dict]) -> list[dict]:
+    lines = [orjson.dumps(c) + b"\n" for c in raw]
+    pieces, errors = process_chunk(ENGINE, Chunk(1, lines), ContractRenderer(ENGINE))
+    assert not errors
+    out = b"".join(bytes(p) for p in pieces)
+    assert out.endswith(b"\n") and out.count(b"\n") == len(raw)
+    return [orjson.loads(line) for line in out.splitlines()]
+
+
+@FAST
+@given(st.lists(cases(), min_size=1, max_size=5))
+def test_rendered_lines_are_the_engine_numbers(raw: list[dict]) -> None:
+    for row, case in zip(_rendered_rows(raw), raw, strict=True):
+        single = ENGINE.assess(case, explain=False)
+        probabilities = [d["probability"] for d in row["differential"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        got = {d["condition"]: d["probability"] for d in row["differential"]}
+        for condition, p in single.differential:
+            assert got[condition] == pytest.approx(p, rel=0, abs=1e-12)
+        assert row["triage"]["level"] == single.triage.level
+        assert [s["finding"] for s in row["next_steps"]] == [s["finding"] for s in single.next_steps]
+
+
+def test_rendered_line_with_certainty_and_few_steps_left() -> None:
+    """A probability of 1 and fewer unknown findings than next-step slots stay valid JSON."""
+    findings = ENGINE.model.findings
+    everything = {f: False for f in findings[:-2]}
+    everything["fever"] = True
+    case = {"id": 'quote " and \\ slash', "surgery": {"procedure": "fusion"}, "findings": everything}
+    (row,) = _rendered_rows([case])
+    assert row["case_id"] == 'quote " and \\ slash'
+    assert len(row["next_steps"]) <= 2
+    assert sum(d["probability"] for d in row["differential"]) == pytest.approx(1.0, abs=1e-9)
+    renderer = ContractRenderer(ENGINE)
+    certain = np.zeros((1, ENGINE.model.n_conditions))
+    certain[0, 3] = 1.0
+    block = bytes(renderer.differential(certain)[0])
+    parsed = orjson.loads(b"[" + block)
+    assert parsed[0] == {"condition": ENGINE.model.conditions[3], "probability": 1.0}
+    assert all(d["probability"] == 0.0 for d in parsed[1:])
