@@ -8,8 +8,10 @@ the references behind P(x | c).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from rootcause.engine.model import Array, IntArray, Model
@@ -24,8 +26,9 @@ TIMING_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
-class EvidenceItem:
+class EvidenceItem(msgspec.Struct, frozen=True):
+    """Structs, not dataclasses: an explained assessment builds dozens per request."""
+
     item: str  # finding id or timing field
     value: bool | str
     weight: float  # natural-log weight of evidence
@@ -42,7 +45,7 @@ class EvidenceItem:
             "item": self.item,
             "value": self.value,
             "weight": round(self.weight, 4),
-            "likelihood_ratio": round(float(np.exp(self.weight)), 4),
+            "likelihood_ratio": round(math.exp(self.weight), 4),
             "direction": self.direction,
             "p_given_condition": round(self.p_given_condition, 4),
             "p_given_others": round(self.p_given_others, 4),
@@ -50,8 +53,7 @@ class EvidenceItem:
         }
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(msgspec.Struct, frozen=True):
     condition: str
     probability: float
     prior: float
@@ -103,20 +105,16 @@ def explain_case(
     probs = np.concatenate(rows, axis=0)  # (items, C): P(observed value | each cause)
     others = probs @ _others_weights(prior_row, top).T  # (items, k)
     own = probs[:, top]  # (items, k)
-    weights = np.log(own) - np.log(others)
+    weights = (np.log(own) - np.log(others)).T.tolist()
+    own_by_cause, others_by_cause = own.T.tolist(), others.T.tolist()
     out: list[Explanation] = []
     for j, c in enumerate(top):
         cid = model.conditions[c]
         items = [
-            EvidenceItem(
-                item,
-                value,
-                float(weights[i, j]),
-                float(own[i, j]),
-                float(others[i, j]),
-                model.sources.get((cid, key), []),
+            EvidenceItem(item, value, w, p_own, p_others, model.sources.get((cid, key), []))
+            for (item, value, key), w, p_own, p_others in zip(
+                labels, weights[j], own_by_cause[j], others_by_cause[j], strict=True
             )
-            for i, (item, value, key) in enumerate(labels)
         ]
         items.sort(key=lambda e: -abs(e.weight))
         out.append(
@@ -138,13 +136,6 @@ class Fit:
     poor: bool
 
 
-def _own_moments(table: Array) -> tuple[Array, Array]:
-    """Mean and variance of a log-probability table's value under its own distribution (last axis)."""
-    probs = np.exp(table)
-    e1 = (probs * table).sum(axis=-1)
-    return e1, (probs * table**2).sum(axis=-1) - e1**2
-
-
 def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tuple[Array, Array]:
     """(z, n_items) per case: how typical the evidence is of the leading cause.
 
@@ -154,16 +145,17 @@ def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tup
     rows = np.arange(enc.n)
     known = enc.known.astype(np.float64)
     n_c = model.n_conditions
-    moments = known @ np.concatenate([model.fit_mean, model.fit_var], axis=1)  # (n, 2C)
-    expected = moments[rows, best]
-    variance = moments[rows, n_c + best]
+    summed = known @ model.fit_moments  # (n, 2C): Σ over known items of mean, then of variance
+    expected = summed[rows, best]
+    variance = summed[rows, n_c + best]
     items = known.sum(axis=1)
+    moments = model.timing_moments
     for (mean, var), index in (
-        (_own_moments(model.log_onset), enc.onset),
-        (_own_moments(model.log_assessed), enc.assessed),
-        (_own_moments(model.log_relief), enc.relief),
-        (_own_moments(model.log_speed), enc.speed),
-        (_own_moments(model.log_trend), enc.trend),
+        (moments["onset"], enc.onset),
+        (moments["assessed"], enc.assessed),
+        (moments["relief"], enc.relief),
+        (moments["speed"], enc.speed),
+        (moments["trend"], enc.trend),
     ):
         has = index >= 0
         at = (enc.procedure, best) if mean.ndim == 2 else (best,)

@@ -75,8 +75,7 @@ class Model:
     log_relief: Array  # (C, 3)
     log_speed: Array  # (C, 2)
     log_trend: Array  # (C, 3)
-    fit_mean: Array  # (F, C) E[log P(x_f | c)] under c
-    fit_var: Array  # (F, C) Var[log P(x_f | c)] under c
+    fit_moments: Array  # (F, 2C) E[log P(x_f | c)] under c, then Var[log P(x_f | c)] under c
     context_modifiers: list[ContextModifier]
     log_age: Array  # (MAX_AGE + 2, C) summed age log factors per year of age; last row: age unknown
     sex_states: list[str]
@@ -92,6 +91,7 @@ class Model:
     red_flag_bonus: IntArray  # (F,) red_flag_level for red-flag findings, -1 for the rest
     gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
     urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
+    timing_moments: dict[str, tuple[Array, Array]]  # per timing variable: own_moments of its table
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     context_cache: dict[tuple[str | bool | None, ...], Array] = field(default_factory=dict)
     """Log factors per distinct surgical context, filled on first use (scoring._context)."""
@@ -238,8 +238,9 @@ def compile_model(kb: KnowledgeBase) -> Model:
         log_relief=log_relief,
         log_speed=log_speed,
         log_trend=log_trend,
-        fit_mean=p * np.log(p) + (1 - p) * np.log1p(-p),
-        fit_var=p * (1 - p) * (np.log(p) - np.log1p(-p)) ** 2,
+        fit_moments=np.concatenate(
+            [p * np.log(p) + (1 - p) * np.log1p(-p), p * (1 - p) * (np.log(p) - np.log1p(-p)) ** 2], axis=1
+        ),
         context_modifiers=[ContextModifier(k, vec) for k, vec in context.items()],
         log_age=_age_table(ages, n_c),
         sex_states=list(sexes),
@@ -255,11 +256,25 @@ def compile_model(kb: KnowledgeBase) -> Model:
         red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1),
         gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
         urgency_onehot32=onehot.astype(np.float32),
+        timing_moments={
+            "onset": own_moments(log_onset),
+            "assessed": own_moments(log_assessed),
+            "relief": own_moments(log_relief),
+            "speed": own_moments(log_speed),
+            "trend": own_moments(log_trend),
+        },
         sources=sources,
     )
     _check_shape("p_present", model.p_present, (n_f, n_c))
     _check_shape("log_onset", model.log_onset, (n_p, n_c, len(onset_ids)))
     return model
+
+
+def own_moments(table: Array) -> tuple[Array, Array]:
+    """Mean and variance of a log-probability table's value under its own distribution (last axis)."""
+    probs = np.exp(table)
+    e1 = (probs * table).sum(axis=-1)
+    return e1, (probs * table**2).sum(axis=-1) - e1**2
 
 
 def _age_table(modifiers: list[RangeModifier], n_c: int) -> Array:
