@@ -105,6 +105,10 @@ def test_claim_once_is_a_replay_cache(database: Database) -> None:
         assert sessions.claim_once(session=session, kind="jwt-jti", id="jti-2", ttl=ttl)
     with database.transaction() as session:  # remembered across transactions (and workers)
         assert not sessions.claim_once(session=session, kind="jwt-jti", id="jti-1", ttl=ttl)
+    with database.transaction() as session:  # forgotten once expired: the stale row is replaced
+        assert sessions.claim_once(session=session, kind="jwt-jti", id="jti-3", ttl=-ttl)
+        assert sessions.claim_once(session=session, kind="jwt-jti", id="jti-3", ttl=ttl)
+        assert not sessions.claim_once(session=session, kind="jwt-jti", id="jti-3", ttl=ttl)
 
 
 def test_concurrent_claims_admit_exactly_one(database: Database) -> None:

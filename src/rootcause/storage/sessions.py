@@ -38,9 +38,25 @@ def put_session(
     organisation_id: uuid.UUID | None = None,
 ) -> StoredSession:
     """Create a row (a random id unless given); ``Conflict`` if a live row has that id."""
-    now = utcnow()
     key = id or secrets.token_urlsafe(24)
-    _delete_expired(session, kind, key, now)
+    if not _insert_live(session, kind, key, payload, ttl, organisation_id):
+        raise Conflict("id", f"a {kind} session with this id already exists")
+    row = session.get(StoredSession, (kind, key), populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _insert_live(
+    session: Session,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    ttl: dt.timedelta,
+    organisation_id: uuid.UUID | None,
+) -> bool:
+    """Insert the row; false if a live row has the key. An expired one in the way is replaced
+    (looked for only when the insert collides: the common case is one statement)."""
+    now = utcnow()
     values = {
         "kind": kind,
         "id": key,
@@ -51,14 +67,15 @@ def put_session(
         "expires_at": now + ttl,
         "version": 1,
     }
-    try:
-        with session.begin_nested():
-            session.execute(insert(StoredSession).values(**values))
-    except IntegrityError:
-        raise Conflict("id", f"a {kind} session with this id already exists") from None
-    row = session.get(StoredSession, (kind, key), populate_existing=True)
-    assert row is not None
-    return row
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                session.execute(insert(StoredSession).values(**values))
+            return True
+        except IntegrityError:
+            if attempt == 0:
+                _delete_expired(session, kind, key, now)
+    return False
 
 
 def get_session(*, session: Session, kind: str, id: str) -> StoredSession | None:
@@ -122,11 +139,7 @@ def claim_once(
     organisation_id: uuid.UUID | None = None,
 ) -> bool:
     """True the first time ``id`` is claimed within ``ttl``; false while it is remembered."""
-    try:
-        put_session(session=session, kind=kind, id=id, payload={}, ttl=ttl, organisation_id=organisation_id)
-    except Conflict:
-        return False
-    return True
+    return _insert_live(session, kind, id, {}, ttl, organisation_id)
 
 
 def purge_expired(*, session: Session, kind: str | None = None) -> int:
