@@ -125,7 +125,9 @@ def test_chunked_threaded_scoring_equals_one_chunk(monkeypatch: pytest.MonkeyPat
     chunked = ENGINE.score(parsed)
     assert np.allclose(whole.posterior, chunked.posterior, rtol=0, atol=1e-15)
     assert np.array_equal(whole.level, chunked.level)
+    # chunks of 7 take the top next steps from one sort, the whole batch from k argmax passes
     assert np.array_equal(whole.steps, chunked.steps)
+    assert np.allclose(whole.step_gain, chunked.step_gain, rtol=1e-6, atol=1e-7)
     assert np.array_equal(whole.encoded.state, chunked.encoded.state)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from rootcause import Engine
 from rootcause.engine.model import export_tables
+from rootcause.engine.scoring import encode, log_prior
 
 
 def naive_bayes(tables: dict, procedure: str, findings: dict[str, bool]) -> dict[str, float]:
@@ -96,16 +98,29 @@ def test_timing_changes_the_posterior_but_keeps_it_normalised(engine: Engine) ->
 
 
 def test_explanation_weights_match_likelihood_ratios(engine: Engine) -> None:
-    result = engine.assess(
-        {"surgery": {"procedure": "discectomy"}, "findings": {"fever": True, "slr_positive": False}}
-    )
-    exp = result.explanations[0]
+    """Each reported weight is log P(x | c) / P(x | not c), recomputed here from the model."""
+    raw = {"surgery": {"procedure": "discectomy"}, "findings": {"fever": True, "slr_positive": False}}
+    result = engine.assess(raw)
     model = engine.model
-    c = model.condition_index[exp.condition]
-    for item in exp.evidence:
-        if item.item == "fever":
-            assert item.p_given_condition == pytest.approx(model.p_present[model.finding_index["fever"], c])
-            assert math.exp(item.weight) == pytest.approx(item.p_given_condition / item.p_given_others)
+    prior = np.exp(log_prior(model, encode(model, [engine.parse(raw)]))[0])
+    prior /= prior.sum()
+    checked = 0
+    for exp in result.explanations:
+        c = model.condition_index[exp.condition]
+        others = np.arange(model.n_conditions) != c
+        for item in exp.evidence:
+            if item.item not in ("fever", "slr_positive"):
+                continue
+            p = model.p_present[model.finding_index[item.item]]
+            p = p if item.value is True else 1.0 - p
+            p_others = float(prior[others] @ p[others] / prior[others].sum())
+            assert item.p_given_condition == pytest.approx(p[c], abs=5e-5)
+            assert item.p_given_others == pytest.approx(p_others, abs=5e-5)
+            assert item.weight == pytest.approx(math.log(p[c] / p_others), abs=5e-5)
+            assert item.likelihood_ratio == pytest.approx(p[c] / p_others, abs=5e-5)
+            assert item.direction == ("for" if p[c] > p_others else "against")
+            checked += 1
+    assert checked == 2 * len(result.explanations)
 
 
 def test_batch_equals_single(engine: Engine) -> None:

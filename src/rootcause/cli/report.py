@@ -46,8 +46,8 @@ def render(engine: Engine, a: Assessment, console: Console, top: int = 8) -> Non
         why.add_column("LR", justify="right")
         why.add_column("Sources")
         for item in exp.evidence[:8]:
-            lr = f"{2.718281828**item.weight:.2f}"
-            style = "green" if item.weight > 0 else "red"
+            lr = f"{item.likelihood_ratio:.2f}"
+            style = "green" if item.direction == "for" else "red"
             why.add_row(
                 item.item,
                 str(item.value),

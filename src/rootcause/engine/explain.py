@@ -8,14 +8,13 @@ the references behind P(x | c).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 
 from rootcause.engine.model import Array, IntArray, Model
-from rootcause.engine.scoring import Encoded, timing_terms
+from rootcause.engine.scoring import Encoded, timing_row
 
 TIMING_FIELDS = {
     "onset": "leg_pain.onset_days",
@@ -27,28 +26,31 @@ TIMING_FIELDS = {
 
 
 class EvidenceItem(msgspec.Struct, frozen=True):
-    """Structs, not dataclasses: an explained assessment builds dozens per request."""
+    """One finding's or timing fact's weight for one cause, with the numbers as reported.
+
+    Structs, not dataclasses: an explained assessment builds dozens per request. The numbers
+    are rounded to 4 decimals once, for the whole explanation at a time; `direction` comes
+    from the unrounded weight.
+    """
 
     item: str  # finding id or timing field
     value: bool | str
     weight: float  # natural-log weight of evidence
+    likelihood_ratio: float
+    direction: str  # "for" if the weight is positive, else "against"
     p_given_condition: float
     p_given_others: float
     sources: list[str]
-
-    @property
-    def direction(self) -> str:
-        return "for" if self.weight > 0 else "against"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "item": self.item,
             "value": self.value,
-            "weight": round(self.weight, 4),
-            "likelihood_ratio": round(math.exp(self.weight), 4),
+            "weight": self.weight,
+            "likelihood_ratio": self.likelihood_ratio,
             "direction": self.direction,
-            "p_given_condition": round(self.p_given_condition, 4),
-            "p_given_others": round(self.p_given_others, 4),
+            "p_given_condition": self.p_given_condition,
+            "p_given_others": self.p_given_others,
             "sources": self.sources,
         }
 
@@ -66,8 +68,8 @@ class Explanation(msgspec.Struct, frozen=True):
             "probability": self.probability,
             "prior": round(self.prior, 5),
             "prior_sources": self.prior_sources,
-            "for": [e.to_dict() for e in self.evidence if e.weight > 0],
-            "against": [e.to_dict() for e in self.evidence if e.weight <= 0],
+            "for": [e.to_dict() for e in self.evidence if e.direction == "for"],
+            "against": [e.to_dict() for e in self.evidence if e.direction == "against"],
         }
 
 
@@ -89,40 +91,55 @@ def explain_case(
     state_labels: dict[str, str],
     top: list[int],
 ) -> list[Explanation]:
-    """Explanations for the conditions in `top` for case `row` of an encoded batch."""
-    terms = timing_terms(model, enc)
-    known_true = np.flatnonzero(enc.x_true[row])
-    known_false = np.flatnonzero(enc.x_false[row])
-    labels: list[tuple[str, bool | str, str]] = [
-        (model.findings[i], True, model.findings[i]) for i in known_true
-    ] + [(model.findings[i], False, model.findings[i]) for i in known_false]
+    """Explanations for the conditions in `top` for case `row` of an encoded batch.
+
+    The arithmetic runs on (items, k) arrays at once; Python only assembles the items.
+    """
+    state = enc.state[row]
+    known_true = np.flatnonzero(state > 0)
+    known_false = np.flatnonzero(state < 0)
+    findings = model.findings
+    labels: list[tuple[str, bool | str, str]] = [(findings[i], True, findings[i]) for i in known_true] + [
+        (findings[i], False, findings[i]) for i in known_false
+    ]
     rows = [model.p_present[known_true], 1.0 - model.p_present[known_false]]
-    for name, term in terms.items():
-        log_lik = term[row]
+    for name, log_lik in timing_row(model, enc, row).items():
         if np.any(log_lik):
             rows.append(np.exp(log_lik)[None, :])
             labels.append((TIMING_FIELDS[name], state_labels.get(name, ""), f"timing.{name}"))
     probs = np.concatenate(rows, axis=0)  # (items, C): P(observed value | each cause)
-    others = probs @ _others_weights(prior_row, top).T  # (items, k)
-    own = probs[:, top]  # (items, k)
-    weights = (np.log(own) - np.log(others)).T.tolist()
-    own_by_cause, others_by_cause = own.T.tolist(), others.T.tolist()
+    others = (probs @ _others_weights(prior_row, top).T).T  # (k, items)
+    own = probs[:, top].T  # (k, items)
+    weights = np.log(own) - np.log(others)
+    # strongest first; stable, so equal weights keep the findings-then-timing order
+    order = np.argsort(-np.abs(weights), axis=1, kind="stable")
+    pick = (np.arange(len(top))[:, None], order)
+    ranked = weights[pick]
+    numbers = np.stack([ranked, np.exp(ranked), own[pick], others[pick]])
+    rounded, likelihood_ratio, own_ranked, others_ranked = np.round(numbers, 4).tolist()
+    direction = np.where(ranked > 0, "for", "against").tolist()
     out: list[Explanation] = []
+    sources = model.sources
     for j, c in enumerate(top):
         cid = model.conditions[c]
         items = [
-            EvidenceItem(item, value, w, p_own, p_others, model.sources.get((cid, key), []))
-            for (item, value, key), w, p_own, p_others in zip(
-                labels, weights[j], own_by_cause[j], others_by_cause[j], strict=True
+            EvidenceItem(item, value, w, lr, d, p_own, p_others, sources.get((cid, key), []))
+            for (item, value, key), w, lr, d, p_own, p_others in zip(
+                [labels[i] for i in order[j].tolist()],
+                rounded[j],
+                likelihood_ratio[j],
+                direction[j],
+                own_ranked[j],
+                others_ranked[j],
+                strict=True,
             )
         ]
-        items.sort(key=lambda e: -abs(e.weight))
         out.append(
             Explanation(
                 cid,
                 float(post_row[c]),
                 float(prior_row[c]),
-                model.sources.get((cid, f"prior.{procedure}"), []),
+                sources.get((cid, f"prior.{procedure}"), []),
                 items,
             )
         )

@@ -22,6 +22,7 @@ from rootcause.engine.model import Array, IntArray, Model
 
 N_LEVELS = 4
 CHUNK = 1024
+SMALL = 32  # up to this many cases, the top k comes from one sort
 TINY = np.float32(1e-30)
 
 
@@ -36,50 +37,35 @@ def _xlogx(x: Array32, out: Array32 | None = None) -> Array32:
     return result
 
 
-def _level_term(mass: Array32, y: Array32) -> Array32:
-    """M Hb(y/M) = M log M − y log y − (M − y) log(M − y), for one level or merged group."""
-    out: Array32 = _xlogx(mass) - _xlogx(y) - _xlogx(np.maximum(mass - y, 0.0))
-    return out
-
-
 def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
     """Gain per finding for a chunk of cases small enough that its arrays stay in cache."""
-    n_f = model.n_findings
+    n, n_f = post.shape[0], model.n_findings
     weighted = post @ model.gain_weights32  # (n, F + F + 4F): z, Σ π H_b(p), y per level
     mass = post @ model.urgency_onehot32  # (n, 4)
     z = np.clip(weighted[:, :n_f], 0.0, 1.0)
-    scratch = np.empty_like(z)
-    rest = np.empty_like(z)
+    scratch = np.empty((n, N_LEVELS, n_f), dtype=np.float32)
+    rest = np.empty_like(scratch)
     # gain = 2 H_b(z) − Σ π H_b(p) − Σ_l [M_l log M_l − y_l log y_l − (M_l − y_l) log(M_l − y_l)]
     h_z = _xlogx(z)
-    h_z += _xlogx(np.subtract(1.0, z, out=rest), scratch)
+    h_z += _xlogx(np.subtract(1.0, z, out=rest[:, 0]), scratch[:, 0])
     gain = weighted[:, n_f : 2 * n_f] + 2.0 * h_z
     np.negative(gain, out=gain)
     # Levels up to a case's red-flag floor count as one group, carried by the floor level:
     # below it mass and y are zero (0 log 0 = 0), at it they are the sums up to it.
-    max_floor = int(floor.max(initial=0))
-    col = floor[:, None]
-    cum_mass = np.cumsum(mass, axis=1)
-    levels = np.arange(N_LEVELS)
-    group_mass = np.where(col > levels, 0.0, np.where(col == levels, cum_mass, mass))
-    gain -= _xlogx(group_mass.astype(np.float32)).sum(axis=1, keepdims=True)
-    cum_y = np.zeros_like(z) if max_floor > 0 else z
-    y_group = np.empty_like(z)
-    for lvl in range(N_LEVELS):
-        y = weighted[:, (2 + lvl) * n_f : (3 + lvl) * n_f]
-        if lvl < max_floor:
-            np.multiply(y, (col <= lvl).astype(np.float32), out=y_group)
-            if lvl > 0:
-                y_group += cum_y * (col == lvl).astype(np.float32)
-            cum_y += y
-        elif lvl == max_floor and lvl > 0:
-            np.add(y, cum_y * (col == lvl).astype(np.float32), out=y_group)
-        else:
-            y_group[...] = y
-        gain += _xlogx(y_group, scratch)
-        np.subtract(group_mass[:, lvl : lvl + 1], y_group, out=rest)
-        np.maximum(rest, 0.0, out=rest)
-        gain += _xlogx(rest, scratch)
+    y = weighted[:, 2 * n_f :].reshape(n, N_LEVELS, n_f)  # a view: y per level
+    group_mass = mass
+    if floor.max(initial=0) > 0:
+        levels = np.arange(N_LEVELS)
+        below, at = floor[:, None] > levels, floor[:, None] == levels
+        group_mass = np.where(below, 0.0, np.where(at, np.cumsum(mass, axis=1), mass)).astype(np.float32)
+        y = np.where(below[:, :, None], 0.0, np.where(at[:, :, None], np.cumsum(y, axis=1), y))
+        y = y.astype(np.float32, copy=False)
+    gain -= _xlogx(group_mass).sum(axis=1, keepdims=True)
+    np.subtract(group_mass[:, :, None], y, out=rest)
+    np.maximum(rest, 0.0, out=rest)
+    levels_sum = _xlogx(y, scratch)
+    levels_sum += _xlogx(rest, y)  # y is spent: its buffer takes the result
+    gain += levels_sum.sum(axis=1)
     gain += np.where(model.red_flag_bonus[None, :] > floor[:, None], z, np.float32(0.0))
     return gain
 
@@ -118,6 +104,13 @@ def ranked_steps(
         stop = min(start + CHUNK, n)
         per_cost = _per_cost_chunk(model, post32[start:stop], known[start:stop], floor[start:stop])
         rows = np.arange(stop - start)
+        if stop - start <= SMALL:
+            # one sort beats k passes when there are few rows; stable, so ties go to the
+            # lower index exactly as argmax does
+            best_k = np.argsort(-per_cost, axis=1, kind="stable")[:, :k]
+            steps[start:stop] = best_k
+            values[start:stop] = per_cost[rows[:, None], best_k]
+            continue
         for j in range(k):
             best = per_cost.argmax(axis=1)
             steps[start:stop, j] = best

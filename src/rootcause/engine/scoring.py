@@ -153,15 +153,39 @@ def _gather_by_procedure(table: Array, procedure: IntArray, index: IntArray) -> 
     return out
 
 
+# timing variable -> (its log-likelihood table on the model, whether the table is per procedure)
+TIMING_TABLES: dict[str, tuple[str, bool]] = {
+    "onset": ("log_onset", True),
+    "assessed": ("log_assessed", True),
+    "relief": ("log_relief", False),
+    "speed": ("log_speed", False),
+    "trend": ("log_trend", False),
+}
+
+
 def timing_terms(model: Model, enc: Encoded) -> dict[str, Array]:
     """Per-case log-likelihood of each timing variable under each condition, (n, C) each."""
     return {
-        "onset": _gather_by_procedure(model.log_onset, enc.procedure, enc.onset),
-        "assessed": _gather_by_procedure(model.log_assessed, enc.procedure, enc.assessed),
-        "relief": _gather(model.log_relief, enc.relief),
-        "speed": _gather(model.log_speed, enc.speed),
-        "trend": _gather(model.log_trend, enc.trend),
+        name: _gather_by_procedure(getattr(model, table), enc.procedure, getattr(enc, name))
+        if by_procedure
+        else _gather(getattr(model, table), getattr(enc, name))
+        for name, (table, by_procedure) in TIMING_TABLES.items()
     }
+
+
+def timing_row(model: Model, enc: Encoded, row: int) -> dict[str, Array]:
+    """The timing terms of one case, (C,) each, for the variables it states.
+
+    What timing_terms gives for that row, without gathering the whole batch.
+    """
+    procedure = int(enc.procedure[row])
+    out: dict[str, Array] = {}
+    for name, (table, by_procedure) in TIMING_TABLES.items():
+        index = int(getattr(enc, name)[row])
+        if index >= 0:
+            values: Array = getattr(model, table)
+            out[name] = values[procedure, :, index] if by_procedure else values[:, index]
+    return out
 
 
 def log_prior(model: Model, enc: Encoded) -> Array:
