@@ -14,10 +14,9 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 import numpy as np
@@ -29,6 +28,9 @@ from rootcause.engine.case import Case, check_cases, problem_from_msgspec
 from rootcause.engine.model import Array
 from rootcause.errors import FieldProblem
 from rootcause.knowledge.schema import TRIAGE_LEVELS
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _DECODE_MANY = msgspec.json.Decoder(list[Case])
 _DECODE_ONE = msgspec.json.Decoder(Case)
@@ -292,6 +294,8 @@ def score_into(
                 write_pieces(out_fd, pieces)
                 yield errors, len(chunk.lines)
         return
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only for workers
+
     in_memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     spool = tempfile.mkdtemp(prefix="rootcause-batch-", dir=in_memory)
     _WORKER = (engine, renderer, spool)

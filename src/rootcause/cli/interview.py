@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
-from rich.panel import Panel
-from rich.prompt import Prompt
 
-from rootcause.engine.interview import MODES, Interviewer, Mode, Question, Session, simulate
 from rootcause.errors import CaseError
+
+if TYPE_CHECKING:  # imported where used: `rootcause --help` and `batch` need none of them
+    from rootcause.engine.interview import Interviewer, Mode, Question
 
 DAYS = re.compile(r"^\s*(\d+)\s*(d|day|days|w|wk|week|weeks|m|mo|month|months|y|yr|year|years)?\s*$", re.I)
 UNIT_DAYS = {"d": 1, "w": 7, "m": 30.44, "y": 365}
@@ -32,6 +32,9 @@ def parse_days(text: str) -> int | None:
 
 def _ask(console: Console, q: Question, number: int) -> Any:
     """Prompt until the answer is understood. Returns 'BACK', None (don't know) or a value."""
+    from rich.panel import Panel
+    from rich.prompt import Prompt
+
     console.print(Panel(q.text, title=f"Question {number}", subtitle="b = back, ? = don't know"))
     if q.kind == "checklist":
         for i, opt in enumerate(q.options, start=1):
@@ -90,6 +93,7 @@ def interview(
 ) -> None:
     """Adaptive interview: the fewest questions to a safe, confident answer."""
     from rootcause.cli.main import emit_json, engine_or_exit, fail, out, read_json_file
+    from rootcause.engine.interview import MODES, Interviewer, simulate
 
     if mode not in MODES:
         fail(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
@@ -123,7 +127,11 @@ def interview(
 
 
 def _run_interactive(interviewer: Interviewer, mode: Mode, save: Path | None, console: Console) -> None:
+    from rich.panel import Panel
+    from rich.prompt import Prompt
+
     from rootcause.cli.report import render
+    from rootcause.engine.interview import Session
 
     console.print(Panel(interviewer.engine.kb.manifest.disclaimer, title="rootcause interview", style="cyan"))
     session = Session(mode)
@@ -156,6 +164,7 @@ def report_interview(engine: Any, vignettes: list[Any], mode: str, as_json: bool
     from rich.table import Table
 
     from rootcause.cli.main import emit_json, fail, out
+    from rootcause.engine.interview import MODES
     from rootcause.evaluation import evaluate_interview, interview_summary
 
     modes = list(MODES) if mode == "both" else [mode]

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import functools
 import sys
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from rootcause.engine.assess import Engine, load_engine
 from rootcause.errors import CaseError, KnowledgeBaseError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(
     help="rootcause: decision support for leg pain after lumbar spine surgery. "
@@ -132,35 +134,42 @@ def batch(
     n_errors = 0
     n_cases = 0
     tmp = output.with_name(output.name + ".partial")
-    bar = Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[cases]} cases"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not progress,
-        transient=True,
-    )
+    # The bar is transient, so only a terminal ever shows it: elsewhere it is not built at all.
+    bar = _progress_bar() if progress and err.is_terminal else None
     # The batch creates millions of short-lived objects and no reference cycles: the cyclic
     # collector would only re-scan them (it cost a third of the run time); memory is freed
     # by reference counting as each chunk is written.
     gc.disable()
     try:
-        with input_file.open("rb") as src, tmp.open("wb", buffering=0) as dst, bar:
-            task = bar.add_task("score", total=total, cases=0)
+        with input_file.open("rb") as src, tmp.open("wb", buffering=0) as dst, bar or nullcontext():
+            task = bar.add_task("score", total=total, cases=0) if bar else None
             for errors, n in score_into(engine, read_chunks(src, chunk_size), dst.fileno(), n_workers):
                 for e in errors:
                     err.print(f"[red]{input_file}:{e}[/]", highlight=False)
                 n_errors += len(errors)
                 n_cases += n
-                bar.update(task, completed=src.tell(), cases=n_cases)
+                if bar and task is not None:
+                    bar.update(task, completed=src.tell(), cases=n_cases)
     finally:
         gc.enable()
     tmp.replace(output)
     err.print(f"{n_cases} lines scored, {n_errors} invalid -> {output}", highlight=False)
     if n_errors:
         raise typer.Exit(2)
+
+
+def _progress_bar() -> Progress:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[cases]} cases"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 @app.command()
@@ -194,6 +203,8 @@ def validate(
     if as_json:
         emit_json({"summary": summary, "cases": [r.__dict__ for r in report.results]})
     else:
+        from rich.table import Table
+
         table = Table(title=f"Vignettes in {directory}")
         for col in ("case", "expected", "predicted", "p", "rank", "triage (exp → got)"):
             table.add_column(col)

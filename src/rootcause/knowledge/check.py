@@ -9,8 +9,11 @@ from rootcause.knowledge.loader import iter_sourced, load_knowledge_base
 
 
 def check_report(data_dir: Path | None = None) -> dict[str, Any]:
-    """Load (raising on any schema or cross-file problem) and count sourced vs estimated numbers."""
-    kb = load_knowledge_base(data_dir)
+    """Load (raising on any schema or cross-file problem) and count sourced vs estimated numbers.
+
+    Always a full validation: the load cache (loader.py) is neither read nor written.
+    """
+    kb = load_knowledge_base(data_dir, use_cache=False)
     sourced = estimated = 0
     unsourced: list[str] = []
     unverified_refs: set[str] = set()

@@ -3,13 +3,24 @@
 Schema validation (``schema.py``) checks each file alone; this module checks what no single
 file can: every finding a condition names exists, every reference resolves, timing tables use
 the declared bins, rules name real findings, and every contract id of the case format exists.
+
+Validation is a pure function of the files' text and of the validating code, so its result is
+memoised (docs/knowledge-base.md, "Load cache"): under a key made of the SHA-256 of every file
+read, of this module's and ``schema.py``'s source, and of the pydantic, pydantic-core, orjson and
+Python versions. Only a knowledge base that passed every check is stored, and only after it was
+checked to read back equal; ``rootcause kb check`` always validates in full.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import gc
 import hashlib
+import io
 import os
+import pickle
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -17,10 +28,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-import yaml
+import pydantic
+import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from rootcause.errors import KnowledgeBaseError
+from rootcause.knowledge import schema
 from rootcause.knowledge.schema import (
     PROCEDURES,
     Condition,
@@ -85,7 +98,12 @@ def default_data_dir() -> Path:
     return Path(str(resources.files(DATA_PACKAGE).joinpath("data")))
 
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader, libyaml's when installed; imported on first use (a cache miss)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(text: str) -> Any:
@@ -94,7 +112,7 @@ def load_yaml(text: str) -> Any:
     Parsed documents are cached as JSON under the content's SHA-256 (YAML parsing was most of
     the start-up time of every command); a document that JSON cannot represent exactly (a
     date, say) is not cached, and an unwritable cache is simply not used. The result is
-    validated by the schema either way.
+    validated by the schema either way. Raises ``yaml.YAMLError`` on malformed YAML.
     """
     key = hashlib.sha256(text.encode("utf-8")).hexdigest()
     cached = _parse_cache() / f"{key}.json"
@@ -102,7 +120,9 @@ def load_yaml(text: str) -> Any:
         return orjson.loads(cached.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         pass
-    parsed = yaml.load(text, Loader=_LOADER)
+    import yaml
+
+    parsed = yaml.load(text, Loader=_yaml_loader())
     try:
         encoded = orjson.dumps(parsed)
         if orjson.loads(encoded) == parsed:
@@ -123,13 +143,51 @@ def _parse_cache() -> Path:
     return Path(base) / "rootcause" / "yaml"
 
 
-def _read_yaml(path: Path, problems: list[str]) -> Any:
+TOP_LEVEL_FILES = (
+    "manifest.yaml",
+    "references.yaml",
+    "findings.yaml",
+    "timing.yaml",
+    "triage.yaml",
+    "interview.yaml",
+    "procedures.yaml",
+    "seed_claims.yaml",
+)
+"""The files `load_knowledge_base` reads besides ``conditions/*.yaml``."""
+
+
+def _read_texts(root: Path) -> dict[str, str | None]:
+    """The text of every file the knowledge base is built from, by path under `root`.
+
+    Read once, before anything is parsed, so the cache key and the validation see the same
+    text. A missing file maps to None (reported where the loader would have read it).
+    """
+    names = [
+        *TOP_LEVEL_FILES,
+        *(f"conditions/{p.name}" for p in sorted((root / "conditions").glob("*.yaml"))),
+    ]
+    texts: dict[str, str | None] = {}
+    for name in names:
+        try:
+            texts[name] = (root / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            texts[name] = None
+    return texts
+
+
+def _read_yaml(texts: dict[str, str | None], name: str, problems: list[str]) -> Any:
+    text = texts.get(name)
+    if text is None:
+        problems.append(f"{Path(name).name}: file is missing")
+        return None
     try:
-        return load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(f"{path.name}: file is missing")
-    except yaml.YAMLError as exc:
-        problems.append(f"{path.name}: not valid YAML ({exc})")
+        return load_yaml(text)
+    except Exception as exc:
+        import yaml
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
+        problems.append(f"{Path(name).name}: not valid YAML ({exc})")
     return None
 
 
@@ -165,13 +223,33 @@ def _near(word: str, options: list[str]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
-    """Read and validate every file; raise ``KnowledgeBaseError`` listing all problems."""
+def load_knowledge_base(data_dir: Path | None = None, *, use_cache: bool = True) -> KnowledgeBase:
+    """Read and validate every file; raise ``KnowledgeBaseError`` listing all problems.
+
+    With `use_cache` (the default) a knowledge base validated earlier from the same text by the
+    same code is read from the load cache instead of being validated again; ``use_cache=False``
+    (or ``ROOTCAUSE_KB_CACHE=0``) always validates in full and neither reads nor writes that
+    cache. ``rootcause kb check`` always validates in full.
+    """
     root = data_dir or default_data_dir()
+    texts = _read_texts(root)
+    use_cache = use_cache and os.environ.get("ROOTCAUSE_KB_CACHE", "1") != "0"
+    key = _cache_key(texts) if use_cache else None
+    if key is not None:
+        cached = _read_validated(key)
+        if cached is not None:
+            return cached
+    kb = _validate_texts(texts)
+    if key is not None:
+        _write_validated(key, kb)
+    return kb
+
+
+def _validate_texts(texts: dict[str, str | None]) -> KnowledgeBase:
     problems: list[str] = []
 
-    manifest = _validate(Manifest, _read_yaml(root / "manifest.yaml", problems), "manifest.yaml", problems)
-    refs_raw = _read_yaml(root / "references.yaml", problems) or {}
+    manifest = _validate(Manifest, _read_yaml(texts, "manifest.yaml", problems), "manifest.yaml", problems)
+    refs_raw = _read_yaml(texts, "references.yaml", problems) or {}
     references: dict[str, Reference] = {}
     for i, raw in enumerate(refs_raw.get("references", [])):
         ref = _validate(Reference, raw, f"references.yaml: references[{i}]", problems)
@@ -181,20 +259,20 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
             references[ref.id] = ref
 
     findings_file = _validate(
-        FindingsFile, _read_yaml(root / "findings.yaml", problems), "findings.yaml", problems
+        FindingsFile, _read_yaml(texts, "findings.yaml", problems), "findings.yaml", problems
     )
-    timing = _validate(TimingFile, _read_yaml(root / "timing.yaml", problems), "timing.yaml", problems)
-    triage = _validate(TriageFile, _read_yaml(root / "triage.yaml", problems), "triage.yaml", problems)
+    timing = _validate(TimingFile, _read_yaml(texts, "timing.yaml", problems), "timing.yaml", problems)
+    triage = _validate(TriageFile, _read_yaml(texts, "triage.yaml", problems), "triage.yaml", problems)
     interview = _validate(
-        InterviewFile, _read_yaml(root / "interview.yaml", problems), "interview.yaml", problems
+        InterviewFile, _read_yaml(texts, "interview.yaml", problems), "interview.yaml", problems
     )
-    procs_raw = _read_yaml(root / "procedures.yaml", problems) or {}
+    procs_raw = _read_yaml(texts, "procedures.yaml", problems) or {}
     procedures: dict[str, ProcedureInfo] = {}
     for i, raw in enumerate(procs_raw.get("procedures", [])):
         proc = _validate(ProcedureInfo, raw, f"procedures.yaml: procedures[{i}]", problems)
         if proc is not None:
             procedures[proc.id] = proc
-    seed_raw = _read_yaml(root / "seed_claims.yaml", problems) or {}
+    seed_raw = _read_yaml(texts, "seed_claims.yaml", problems) or {}
     seed_claims: list[SeedClaim] = []
     for i, raw in enumerate(seed_raw.get("claims", [])):
         claim = _validate(SeedClaim, raw, f"seed_claims.yaml: claims[{i}]", problems)
@@ -202,12 +280,13 @@ def load_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
             seed_claims.append(claim)
 
     conditions: list[Condition] = []
-    cond_dir = root / "conditions"
-    for path in sorted(cond_dir.glob("*.yaml")):
-        cond = _validate(Condition, _read_yaml(path, problems), f"conditions/{path.name}", problems)
+    for name in texts:
+        if not name.startswith("conditions/"):
+            continue
+        cond = _validate(Condition, _read_yaml(texts, name, problems), name, problems)
         if cond is not None:
-            if cond.id != path.stem:
-                problems.append(f"conditions/{path.name}: id {cond.id!r} must match the file name")
+            if cond.id != Path(name).stem:
+                problems.append(f"{name}: id {cond.id!r} must match the file name")
             conditions.append(cond)
 
     if problems or None in (manifest, findings_file, timing, triage, interview):
@@ -319,3 +398,139 @@ def _cross_check(
         for ref in claim.source:
             if ref not in references:
                 problems.append(f"seed_claims.yaml: {claim.id}: unknown reference {ref!r}")
+
+
+# ---------------------------------------------------------------- load cache
+
+CACHE_FORMAT = b"rootcause validated knowledge base 1\n"
+KEEP_VALIDATED = 8
+"""How many cached knowledge bases (code or data versions) to keep; older ones are removed."""
+VALIDATOR_SOURCES: tuple[Path, ...] = (Path(__file__), Path(schema.__file__))
+"""The code that turns the files' text into a KnowledgeBase: its source is part of the key."""
+
+
+def _cache_key(texts: dict[str, str | None]) -> str | None:
+    """SHA-256 over everything the validated result depends on; None when not cacheable.
+
+    That is: each file's path and text (the text is what is parsed; the YAML parse itself is
+    memoised by text in the parse cache), the source of the validating code, and the versions
+    of the libraries that run it (pydantic and pydantic-core validate, orjson reads the parse
+    cache, pickle and floats come from Python). A knowledge base with a missing file is never
+    cached: it fails validation.
+    """
+    digest = hashlib.sha256(CACHE_FORMAT)
+    try:
+        for source in VALIDATOR_SOURCES:
+            digest.update(b"code\0%d\0" % len(source.name) + source.name.encode() + source.read_bytes())
+    except OSError:
+        return None
+    for version in (pydantic.VERSION, pydantic_core.__version__, orjson.__version__, sys.version):
+        digest.update(b"version\0" + version.encode() + b"\0")
+    for name, text in texts.items():
+        if text is None:
+            return None
+        data = text.encode("utf-8")
+        digest.update(b"file\0%d\0%d\0" % (len(name), len(data)) + name.encode() + data)
+    return digest.hexdigest()
+
+
+def _validated_path(key: str) -> Path:
+    return _parse_cache() / f"kb-{key}.pickle"
+
+
+class _KnowledgeBaseUnpickler(pickle.Unpickler):
+    """Unpickles the knowledge-base types and nothing else: no other callable can be reached."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == schema.__name__:
+            found = getattr(schema, name, None)
+            if isinstance(found, type) and issubclass(found, BaseModel) and found.__module__ == module:
+                return found
+        elif module == __name__ and name == KnowledgeBase.__name__:
+            return KnowledgeBase
+        raise pickle.UnpicklingError(f"{module}.{name} is not a knowledge-base type")
+
+
+def _decode(payload: bytes) -> KnowledgeBase | None:
+    # Thousands of new objects and no reference cycles: a collection pass part-way (which would
+    # walk every object of every imported module) is pure cost, so the collector waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        kb = _KnowledgeBaseUnpickler(io.BytesIO(payload)).load()
+    finally:
+        if collecting:
+            gc.enable()
+    return kb if isinstance(kb, KnowledgeBase) else None
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Same types all the way down, same values in the same order, floats bit for bit.
+
+    Stricter than ``==``, which ignores dict order, a model's set of explicitly given fields,
+    and the sign of zero; this is what a stored knowledge base must match before it is used.
+    """
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, BaseModel):
+        return (
+            a.__pydantic_fields_set__ == b.__pydantic_fields_set__
+            and _identical(a.__pydantic_extra__, b.__pydantic_extra__)
+            and _identical(a.__pydantic_private__, b.__pydantic_private__)
+            and _identical(a.__dict__, b.__dict__)
+        )
+    if isinstance(a, KnowledgeBase):
+        return _identical(a.__dict__, b.__dict__)
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_identical(v, b[k]) for k, v in a.items())
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(map(_identical, a, b))
+    if isinstance(a, float):
+        return a.hex() == b.hex() if a == a else bool(b != b)  # NaN matches NaN
+    return bool(a == b) and isinstance(a, str | int | bool | set | frozenset | type(None))
+
+
+def _read_validated(key: str) -> KnowledgeBase | None:
+    """The cached knowledge base for `key`, or None when absent, unreadable or damaged.
+
+    A file that is not this user's, or that others may write, is not trusted; the payload must
+    carry the key and match its SHA-256; and only knowledge-base types may be unpickled.
+    """
+    header = CACHE_FORMAT + key.encode() + b"\n"
+    try:
+        with _validated_path(key).open("rb") as fh:
+            status = os.fstat(fh.fileno())
+            if status.st_uid != os.getuid() or status.st_mode & 0o022:
+                return None
+            blob = fh.read()
+    except OSError:
+        return None
+    if not blob.startswith(header):
+        return None
+    checksum, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
+    if hashlib.sha256(payload).digest() != checksum:
+        return None
+    try:
+        return _decode(payload)
+    except Exception:  # a damaged payload of any kind is a cache miss, never an error
+        return None
+
+
+def _write_validated(key: str, kb: KnowledgeBase) -> None:
+    """Store a validated knowledge base, if it reads back exactly; an unwritable cache is skipped."""
+    try:
+        payload = pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL)
+        if not _identical(_decode(payload), kb):
+            return
+        path = _validated_path(key)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(CACHE_FORMAT + key.encode() + b"\n" + hashlib.sha256(payload).digest() + payload)
+        partial.replace(path)
+        stale = sorted(path.parent.glob("kb-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in stale[KEEP_VALIDATED:]:  # other code or data versions; the newest few stay
+            old.unlink(missing_ok=True)
+    except Exception:  # the cache is an optimisation: failing to store is never an error
+        pass

@@ -47,7 +47,10 @@ RefId = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when it first validates, not at import; most
+    # models only ever validate nested in a file's model, and a knowledge base read from the
+    # load cache (loader.py) builds none. Validation itself is the same either way.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Sourced(Strict):
