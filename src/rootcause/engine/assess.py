@@ -24,8 +24,6 @@ from rootcause.engine.scoring import (
     Encoded,
     encode,
     escalation_posterior_from,
-    evidence_sums,
-    evidence_weights,
     log_prior,
     logits_and_loglik,
     softmax,
@@ -164,9 +162,6 @@ class Engine:
         self.kb = kb
         self.model: Model = compile_model(kb)
         self.triage_model: TriageModel = compile_triage(kb, self.model)
-        self.evidence_weights = evidence_weights(
-            self.model, self.triage_model.all_matrix, self.triage_model.any_matrix
-        )
         self.finding_ids = frozenset(self.model.findings)
         self._red_flags = [f.id for f in kb.findings if f.red_flag]
         self._finding = {f.id: f for f in kb.findings}
@@ -216,18 +211,15 @@ class Engine:
     def _score_chunk(self, cases: Sequence[Case], timelines: Sequence[Timeline] | None) -> BatchScores:
         model, tri = self.model, self.triage_model
         enc = encode(model, cases, timelines)
-        sums = evidence_sums(self.evidence_weights, enc)
-        logits, loglik = logits_and_loglik(model, enc, sums.findings)
+        logits, loglik = logits_and_loglik(model, enc)
         post = softmax(logits.copy())
-        fired = fired_rules(tri, enc, sums)
+        fired = fired_rules(tri, enc)
         by_rule = rule_level(tri, fired)
-        escalated = escalation_level(
-            tri, level_mass(model, escalation_posterior_from(logits, sums.red_flags))
-        )
+        escalated = escalation_level(tri, level_mass(model, escalation_posterior_from(model, enc, logits)))
         level = np.maximum(by_rule, escalated)
         steps, step_gain = ranked_steps(model, post, enc.known, by_rule, N_NEXT_STEPS)
         best = post.argmax(axis=1)
-        z, items = fit_scores(model, enc, best, loglik, sums.fit)
+        z, items = fit_scores(model, enc, best, loglik)
         return BatchScores(enc, post, loglik, fired, level, by_rule, escalated, steps, step_gain, z, items)
 
     # ------------------------------------------------------------------ output

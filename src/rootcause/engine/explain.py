@@ -153,20 +153,19 @@ class Fit:
     poor: bool
 
 
-def fit_scores(
-    model: Model, enc: Encoded, best: IntArray, loglik: Array, fit_sums: Array
-) -> tuple[Array, Array]:
+def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tuple[Array, Array]:
     """(z, n_items) per case: how typical the evidence is of the leading cause.
 
     Compares the observed log-likelihood under the leading cause with its expectation and
-    variance over that cause's own presentations of the same known items. `fit_sums` holds
-    the known findings' summed moments (EvidenceSums.fit).
+    variance over that cause's own presentations of the same known items.
     """
     rows = np.arange(enc.n)
+    known = enc.known.astype(np.float64)
     n_c = model.n_conditions
-    expected = fit_sums[rows, best]
-    variance = fit_sums[rows, n_c + best]
-    items = np.count_nonzero(enc.state, axis=1).astype(np.float64)
+    summed = known @ model.fit_moments  # (n, 2C): Σ over known items of mean, then of variance
+    expected = summed[rows, best]
+    variance = summed[rows, n_c + best]
+    items = known.sum(axis=1)
     moments = model.timing_moments
     for (mean, var), index in (
         (moments["onset"], enc.onset),

@@ -27,7 +27,7 @@ class Encoded:
     """A batch of cases as arrays; -1 marks unknown in the index arrays.
 
     Findings are kept as one int8 matrix (+1 present, -1 absent, 0 unknown), an eighth of the
-    float matrix the products need (evidence_sums builds that one per batch).
+    float matrices the products need; those are derived once per batch on first use.
     """
 
     procedure: IntArray  # (n,)
@@ -44,6 +44,16 @@ class Encoded:
     @property
     def n(self) -> int:
         return int(self.procedure.shape[0])
+
+    @cached_property
+    def x_true(self) -> Array:
+        """(n, F) 1.0 where the finding is present."""
+        return (self.state > 0).astype(np.float64)
+
+    @cached_property
+    def x_false(self) -> Array:
+        """(n, F) 1.0 where the finding is known absent."""
+        return (self.state < 0).astype(np.float64)
 
     @cached_property
     def known(self) -> npt.NDArray[np.bool_]:
@@ -182,53 +192,9 @@ def log_prior(model: Model, enc: Encoded) -> Array:
     return model.log_prior[enc.procedure] + enc.context
 
 
-@dataclass(frozen=True)
-class EvidenceWeights:
-    """Every per-finding quantity the scoring sums over known findings, side by side.
-
-    Rows 0..F-1 weigh a present finding, rows F..2F-1 an absent one; the columns are the
-    log-likelihoods, their red-flag part, rule membership and the fit moments. One product of
-    a batch's (n, 2F) present/absent matrix with it gives every sum at once.
-    """
-
-    matrix: Array  # (2F, 4C + 2R)
-    n_conditions: int
-    n_rules: int
-
-
-@dataclass(frozen=True)
-class EvidenceSums:
-    findings: Array  # (n, C) Σ log P(x_f | c) over known findings
-    red_flags: Array  # (n, C) the part of it from red-flag findings
-    rule_all: Array  # (n, R) present findings from each rule's `all` list
-    rule_any: Array  # (n, R) present findings from each rule's `any` list
-    fit: Array  # (n, 2C) Σ of the fit means, then of the variances, over known findings
-
-
-def evidence_weights(model: Model, rule_all: Array, rule_any: Array) -> EvidenceWeights:
-    """Stack the weights; `rule_all` and `rule_any` are the (F, R) rule membership matrices."""
-    red = model.red_flag[:, None]
-    no_rules = np.zeros_like(rule_all)
-    present = [model.log_p, np.where(red, model.log_p, 0.0), rule_all, rule_any, model.fit_moments]
-    absent = [model.log_q, np.where(red, model.log_q, 0.0), no_rules, no_rules, model.fit_moments]
-    matrix = np.concatenate([np.concatenate(present, axis=1), np.concatenate(absent, axis=1)], axis=0)
-    return EvidenceWeights(np.ascontiguousarray(matrix), model.n_conditions, rule_all.shape[1])
-
-
-def evidence_sums(weights: EvidenceWeights, enc: Encoded) -> EvidenceSums:
-    n, n_f = enc.state.shape
-    answered = np.zeros((n, 2 * n_f))
-    np.greater(enc.state, 0, out=answered[:, :n_f], casting="unsafe")
-    np.less(enc.state, 0, out=answered[:, n_f:], casting="unsafe")
-    sums = answered @ weights.matrix
-    c, r = weights.n_conditions, weights.n_rules
-    return EvidenceSums(
-        findings=sums[:, :c],
-        red_flags=sums[:, c : 2 * c],
-        rule_all=sums[:, 2 * c : 2 * c + r],
-        rule_any=sums[:, 2 * c + r : 2 * c + 2 * r],
-        fit=sums[:, 2 * c + 2 * r :],
-    )
+def finding_loglik(model: Model, enc: Encoded) -> Array:
+    loglik: Array = enc.x_true @ model.log_p + enc.x_false @ model.log_q
+    return loglik
 
 
 def softmax(logits: Array) -> Array:
@@ -238,23 +204,38 @@ def softmax(logits: Array) -> Array:
     return shifted
 
 
-def logits_and_loglik(model: Model, enc: Encoded, findings: Array) -> tuple[Array, Array]:
-    """Unnormalised log posterior and the findings+timing log-likelihood, each (n, C).
+def posterior(model: Model, enc: Encoded) -> tuple[Array, Array]:
+    """Return (posterior, findings+timing log-likelihood) for every case, each (n, C)."""
+    loglik = finding_loglik(model, enc)
+    for term in timing_terms(model, enc).values():
+        loglik += term
+    return softmax(log_prior(model, enc) + loglik), loglik
 
-    `findings` is the findings' summed log-likelihood (EvidenceSums.findings).
-    """
-    loglik = findings.copy()
+
+def logits_and_loglik(model: Model, enc: Encoded) -> tuple[Array, Array]:
+    """Unnormalised log posterior and the findings+timing log-likelihood, each (n, C)."""
+    loglik = finding_loglik(model, enc)
     for term in timing_terms(model, enc).values():
         loglik += term
     return log_prior(model, enc) + loglik, loglik
 
 
-def escalation_posterior_from(logits: Array, red_flags: Array) -> Array:
+def entropy(p: npt.NDArray[np.float64], axis: int = -1) -> npt.NDArray[np.float64]:
+    safe = np.where(p > 0, p, 1.0)
+    result: npt.NDArray[np.float64] = -(p * np.log(safe)).sum(axis=axis)
+    return result
+
+
+def escalation_posterior_from(model: Model, enc: Encoded, logits: Array) -> Array:
     """The posterior with red-flag findings left out, used for triage escalation.
 
     Red flags act on triage through the deterministic rules only. Leaving them out here makes
     triage monotone: setting a red flag can fire a rule but cannot move posterior mass away
     from a dangerous cause and so lower the escalation. Reuses the full logits and removes
-    the red-flag terms (EvidenceSums.red_flags).
+    the red-flag terms.
     """
-    return softmax(logits - red_flags)
+    flags = model.red_flag
+    if not flags.any():
+        return softmax(logits.copy())
+    red = enc.x_true[:, flags] @ model.log_p[flags] + enc.x_false[:, flags] @ model.log_q[flags]
+    return softmax(logits - red)
