@@ -38,7 +38,11 @@ def _xlogx(x: Array32, out: Array32 | None = None) -> Array32:
 
 
 def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
-    """Gain per finding for a chunk of cases small enough that its arrays stay in cache."""
+    """Gain per finding for a chunk of cases small enough that its arrays stay in cache.
+
+    The urgency levels are one (n, 4, F) block, so each step is one NumPy call for all four.
+    Every logarithm works in a contiguous buffer: NumPy vectorises only contiguous loops.
+    """
     n, n_f = post.shape[0], model.n_findings
     weighted = post @ model.gain_weights32  # (n, F + F + 4F): z, Σ π H_b(p), y per level
     mass = post @ model.urgency_onehot32  # (n, 4)
@@ -47,25 +51,26 @@ def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
     rest = np.empty_like(scratch)
     # gain = 2 H_b(z) − Σ π H_b(p) − Σ_l [M_l log M_l − y_l log y_l − (M_l − y_l) log(M_l − y_l)]
     h_z = _xlogx(z)
-    h_z += _xlogx(np.subtract(1.0, z, out=rest[:, 0]), scratch[:, 0])
+    h_z += _xlogx(np.subtract(1.0, z), scratch[:, 0])
     gain = weighted[:, n_f : 2 * n_f] + 2.0 * h_z
     np.negative(gain, out=gain)
     # Levels up to a case's red-flag floor count as one group, carried by the floor level:
     # below it mass and y are zero (0 log 0 = 0), at it they are the sums up to it.
-    y = weighted[:, 2 * n_f :].reshape(n, N_LEVELS, n_f)  # a view: y per level
-    group_mass = mass
-    if floor.max(initial=0) > 0:
-        levels = np.arange(N_LEVELS)
-        below, at = floor[:, None] > levels, floor[:, None] == levels
-        group_mass = np.where(below, 0.0, np.where(at, np.cumsum(mass, axis=1), mass)).astype(np.float32)
-        y = np.where(below[:, :, None], 0.0, np.where(at[:, :, None], np.cumsum(y, axis=1), y))
-        y = y.astype(np.float32, copy=False)
-    gain -= _xlogx(group_mass).sum(axis=1, keepdims=True)
-    np.subtract(group_mass[:, :, None], y, out=rest)
+    y = weighted[:, 2 * n_f :].reshape(n, N_LEVELS, n_f).copy()  # y per level, contiguous
+    for lvl in range(int(floor.max(initial=0))):
+        # carry this level up into the next for cases whose floor is above it
+        merge = (floor > lvl).astype(np.float32)[:, None]  # float: a bool operand costs a cast
+        y[:, lvl + 1] += y[:, lvl] * merge
+        y[:, lvl] *= 1.0 - merge
+        mass[:, lvl + 1 : lvl + 2] += mass[:, lvl : lvl + 1] * merge
+        mass[:, lvl : lvl + 1] *= 1.0 - merge
+    gain -= _xlogx(mass).sum(axis=1, keepdims=True)
+    np.subtract(mass[:, :, None], y, out=rest)
     np.maximum(rest, 0.0, out=rest)
-    levels_sum = _xlogx(y, scratch)
-    levels_sum += _xlogx(rest, y)  # y is spent: its buffer takes the result
-    gain += levels_sum.sum(axis=1)
+    levels = _xlogx(y, scratch)
+    levels += _xlogx(rest, y)  # y is spent: its buffer takes the result
+    for lvl in range(N_LEVELS):  # plain adds: a reduction over the middle axis is slower
+        gain += levels[:, lvl]
     gain += np.where(model.red_flag_bonus[None, :] > floor[:, None], z, np.float32(0.0))
     return gain
 
