@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
-from rootcause.engine.model import Array, IntArray, Model
+from rootcause.engine.model import TIMING_VARIABLES, Array, IntArray, Model
 from rootcause.engine.scoring import Encoded, timing_row
 
 TIMING_FIELDS = {
@@ -165,20 +165,11 @@ def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tup
     summed = known @ model.fit_moments  # (n, 2C): Σ over known items of mean, then of variance
     expected = summed[rows, best]
     variance = summed[rows, n_c + best]
-    items = known.sum(axis=1)
-    moments = model.timing_moments
-    for (mean, var), index in (
-        (moments["onset"], enc.onset),
-        (moments["assessed"], enc.assessed),
-        (moments["relief"], enc.relief),
-        (moments["speed"], enc.speed),
-        (moments["trend"], enc.trend),
-    ):
-        has = index >= 0
-        at = (enc.procedure, best) if mean.ndim == 2 else (best,)
-        expected += np.where(has, mean[at], 0.0)
-        variance += np.where(has, var[at], 0.0)
-        items += has
+    stated = np.stack([getattr(enc, name) for name in TIMING_VARIABLES], axis=1) >= 0  # (n, T)
+    moments = model.timing_moments[enc.procedure, best]  # (n, 2, T)
+    expected += (moments[:, 0] * stated).sum(axis=1)
+    variance += (moments[:, 1] * stated).sum(axis=1)
+    items = known.sum(axis=1) + stated.sum(axis=1)
     observed = loglik[rows, best]
     z = (observed - expected) / np.sqrt(np.maximum(variance, 1e-9))
     return z, items

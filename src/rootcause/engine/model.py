@@ -91,7 +91,7 @@ class Model:
     red_flag_bonus: IntArray  # (F,) red_flag_level for red-flag findings, -1 for the rest
     gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
     urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
-    timing_moments: dict[str, tuple[Array, Array]]  # per timing variable: own_moments of its table
+    timing_moments: Array  # (P, C, 2, T): own_moments of each timing table (mean, variance) per variable
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     context_cache: dict[tuple[str | bool | None, ...], Array] = field(default_factory=dict)
     """Log factors per distinct surgical context, filled on first use (scoring._context)."""
@@ -256,18 +256,28 @@ def compile_model(kb: KnowledgeBase) -> Model:
         red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1),
         gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
         urgency_onehot32=onehot.astype(np.float32),
-        timing_moments={
-            "onset": own_moments(log_onset),
-            "assessed": own_moments(log_assessed),
-            "relief": own_moments(log_relief),
-            "speed": own_moments(log_speed),
-            "trend": own_moments(log_trend),
-        },
+        timing_moments=_stacked_moments(n_p, [log_onset, log_assessed, log_relief, log_speed, log_trend]),
         sources=sources,
     )
     _check_shape("p_present", model.p_present, (n_f, n_c))
     _check_shape("log_onset", model.log_onset, (n_p, n_c, len(onset_ids)))
     return model
+
+
+TIMING_VARIABLES = ("onset", "assessed", "relief", "speed", "trend")
+"""The timing variables, in the order of the last axis of Model.timing_moments."""
+
+
+def _stacked_moments(n_procedures: int, tables: list[Array]) -> Array:
+    """(P, C, 2, T) mean and variance of each timing table, tables without a procedure axis
+    repeated over it, so the fit score takes every variable's moments in one gather."""
+    per_variable = []
+    for table in tables:
+        mean, var = own_moments(table)
+        per_variable.append(
+            np.broadcast_to(np.stack([mean, var], axis=-1), (n_procedures, *mean.shape[-1:], 2))
+        )
+    return np.ascontiguousarray(np.stack(per_variable, axis=-1))
 
 
 def own_moments(table: Array) -> tuple[Array, Array]:
