@@ -12,10 +12,12 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q src
 	touch $(DEV_STAMP) $(STAMP)
 
 run: $(STAMP)
@@ -34,6 +36,8 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 bench: $(DEV_STAMP)
+	@# bytecode for our sources, as an installed wheel has it (PYTHONDONTWRITEBYTECODE may be set)
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_interview.py
 
