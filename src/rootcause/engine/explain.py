@@ -96,15 +96,15 @@ def explain_case(
     The arithmetic runs on (items, k) arrays at once; Python only assembles the items.
     """
     state = enc.state[row]
-    known_true = np.flatnonzero(state > 0)
-    known_false = np.flatnonzero(state < 0)
+    known_true = (state > 0).nonzero()[0].tolist()
+    known_false = (state < 0).nonzero()[0].tolist()
     findings = model.findings
     labels: list[tuple[str, bool | str, str]] = [(findings[i], True, findings[i]) for i in known_true] + [
         (findings[i], False, findings[i]) for i in known_false
     ]
     rows = [model.p_present[known_true], 1.0 - model.p_present[known_false]]
     for name, log_lik in timing_row(model, enc, row).items():
-        if np.any(log_lik):
+        if log_lik.any():
             rows.append(np.exp(log_lik)[None, :])
             labels.append((TIMING_FIELDS[name], state_labels.get(name, ""), f"timing.{name}"))
     probs = np.concatenate(rows, axis=0)  # (items, C): P(observed value | each cause)
