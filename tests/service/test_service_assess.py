@@ -40,9 +40,17 @@ def test_assess_returns_the_engine_contract(client: TestClient, org_a: Org, engi
 
 def test_assess_accepts_bearer_and_rejects_missing_or_bad_keys(client: TestClient, org_a: Org) -> None:
     case = {"surgery": {"procedure": "discectomy"}}
-    ok = client.post("/v1/assess", json=case, headers={"Authorization": f"Bearer {org_a.clinician_key}"})
-    assert ok.status_code == 200
-    for headers in ({}, {"X-API-Key": "nonsense"}, {"X-API-Key": org_a.clinician_key[:-2] + "zz"}):
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        ok = client.post("/v1/assess", json=case, headers={"Authorization": f"{scheme} {org_a.clinician_key}"})
+        assert ok.status_code == 200
+    for headers in (
+        {},
+        {"X-API-Key": "nonsense"},
+        {"X-API-Key": org_a.clinician_key[:-2] + "zz"},
+        {"Authorization": f"Basic {org_a.clinician_key}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": org_a.clinician_key},
+    ):
         r = client.post("/v1/assess", json=case, headers=headers)
         assert r.status_code == 401
         assert r.headers["content-type"] == PROBLEM
@@ -191,6 +199,12 @@ def test_openapi_publishes_the_case_schema_and_problem_errors(client: TestClient
                 if code.startswith(("4", "5")):
                     assert list(response["content"]) == [PROBLEM], (method, path, code)
     assert {"ApiKey", "Bearer"} <= set(doc["components"]["securitySchemes"])
+    # every /v1 route but health and readiness takes either key (CDS Hooks takes a signed JWT)
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            keyed = path.startswith("/v1/") and path not in ("/v1/health", "/v1/ready")
+            expected = [{"ApiKey": []}, {"Bearer": []}] if keyed else None
+            assert op.get("security") == expected, (method, path)
 
 
 def test_explain_false_keeps_the_answer_and_drops_the_explanations(client: TestClient, org_a: Org) -> None:

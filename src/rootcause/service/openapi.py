@@ -8,13 +8,18 @@ rather than restated as pydantic models.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from rootcause.engine.case import Case
+from rootcause.service.deps import AUTH_SCHEMES, get_actor
 from rootcause.service.problems import PROBLEM_JSON, Problem
 
 DESCRIPTIONS = {
@@ -125,5 +130,40 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 if str(code)[0] in "45":
                     response["description"] = DESCRIPTIONS.get(int(code), response.get("description", ""))
                     response["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    _declare_auth(app, schema)
     app.openapi_schema = schema
     return schema
+
+
+def _uses(dependant: Dependant, call: Any) -> bool:
+    return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
+
+
+def _api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
+    """The API routes, including those of routers included without a prefix (all of ours)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)  # FastAPI's included-router node
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def _declare_auth(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Declare the API-key schemes on every operation that authenticates with ``get_actor``.
+
+    ``get_actor`` reads the headers itself (faster than two Security dependencies), so FastAPI
+    no longer sees the schemes; this restores exactly what it would have written.
+    """
+    requirement: list[dict[str, list[str]]] = [{scheme.scheme_name: []} for scheme in AUTH_SCHEMES]
+    for route in _api_routes(app.routes):
+        if not (route.include_in_schema and _uses(route.dependant, get_actor)):
+            continue
+        for method in route.methods or ():
+            operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                operation["security"] = requirement
+                schemes = schema["components"].setdefault("securitySchemes", {})
+                for scheme in AUTH_SCHEMES:
+                    declared = scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    schemes[scheme.scheme_name] = declared
