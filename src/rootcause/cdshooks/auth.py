@@ -177,10 +177,18 @@ class JwtVerifier:
         self.leeway = leeway_s
         self.max_lifetime = max_token_lifetime_s
         self.clock = clock
+        # key objects built from a JWK, by (JWKS url, kid, alg), with the JWK Set they came from:
+        # reused only while the fetcher returns that same (cached) set
+        self._keys: dict[tuple[str, str, str], tuple[Mapping[str, Any], Any]] = {}
+        self._lock = threading.Lock()
 
     def _key(self, issuer: TrustedIssuer, url: str, kid: str, alg: str) -> Any:
         for refresh in (False, True):
-            keys = self.jwks.get_jwks(url, refresh=refresh).get("keys") or []
+            jwks = self.jwks.get_jwks(url, refresh=refresh)
+            cached = self._keys.get((url, kid, alg))
+            if cached is not None and cached[0] is jwks:  # the same JWK Set object as last time
+                return cached[1]
+            keys = jwks.get("keys") or []
             for jwk in keys:
                 if not isinstance(jwk, Mapping) or jwk.get("kid") != kid:
                     continue
@@ -189,9 +197,14 @@ class JwtVerifier:
                 if jwk.get("alg") not in (None, alg):
                     raise AuthError("key_mismatch", f"kid {kid!r} is for {jwk.get('alg')}, token says {alg}")
                 try:
-                    return jwt.PyJWK(dict(jwk), algorithm=alg).key
+                    key = jwt.PyJWK(dict(jwk), algorithm=alg).key
                 except PyJWTError as exc:
                     raise AuthError("key_mismatch", f"kid {kid!r} cannot verify {alg}") from exc
+                with self._lock:
+                    if len(self._keys) >= 256:  # made-up kids cannot grow it without bound
+                        self._keys.clear()
+                    self._keys[(url, kid, alg)] = (jwks, key)
+                return key
         raise AuthError("unknown_key", f"kid {kid!r} not in the JWKS of {issuer.issuer}")
 
     def verify(self, authorization: str | None, *, audience: str) -> VerifiedToken:
@@ -202,9 +215,9 @@ class JwtVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthError("not_bearer")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims in one parse (the signature and claims are checked below)
+            parts = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parts["header"], parts["payload"]
         except InvalidTokenError as exc:
             raise AuthError("malformed", type(exc).__name__) from exc
         alg = header.get("alg")

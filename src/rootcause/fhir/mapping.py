@@ -161,6 +161,10 @@ class Hint(_Strict):
         return self
 
     def coding(self) -> MappedCoding | None:
+        return self._coding
+
+    @cached_property
+    def _coding(self) -> MappedCoding | None:  # built once: hints are read for every Procedure
         if self.system is None or self.code is None:
             return None
         return MappedCoding(system=self.system, code=self.code, match=self.match)

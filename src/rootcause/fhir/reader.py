@@ -103,8 +103,13 @@ class _Parsed:
     resource: Any
 
 
-def _has_word(words: list[str], text: str) -> bool:
-    return any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
+def _word_pattern(words: list[str]) -> re.Pattern[str] | None:
+    """One regex matching any of ``words`` as a whole word (``None`` for no words), compiled once."""
+    return re.compile("|".join(rf"\b{re.escape(w)}\b" for w in words)) if words else None
+
+
+def _has_word(pattern: re.Pattern[str] | None, text: str) -> bool:
+    return pattern is not None and pattern.search(text) is not None
 
 
 def _label(raw: Mapping[str, Any], index: int) -> str:
@@ -118,6 +123,9 @@ class FhirReader:
 
     def __init__(self, mapping: FhirMapping) -> None:
         self.mapping = mapping
+        pain = mapping.table.pain_scores
+        self._leg_words = _word_pattern(pain.leg_words)
+        self._other_site_words = _word_pattern(pain.other_site_words)
 
     @classmethod
     def from_kb(cls, kb: KnowledgeBase) -> FhirReader:
@@ -382,13 +390,12 @@ class FhirReader:
         pain: dict[int, tuple[dt.date, float, str]],
         out: FhirCase,
     ) -> None:
-        m = self.mapping.table.pain_scores
         texts = " ".join(
             [t for bs in ([obs.bodySite] if obs.bodySite else []) for t in concept_text(bs)]
             + concept_text(obs.code)[:1]
             + [n.text for n in obs.note or [] if n.text]
         ).lower()
-        if not _has_word(m.leg_words, texts) and _has_word(m.other_site_words, texts):
+        if not _has_word(self._leg_words, texts) and _has_word(self._other_site_words, texts):
             out.notes.append(f"{p.label}: pain score for another site; not used as leg pain")
             return
         value, _ = numeric_value(obs)

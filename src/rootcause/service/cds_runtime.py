@@ -9,13 +9,16 @@ Tests and embedders replace the network seams with :func:`configure_cds`::
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +40,7 @@ from rootcause.cdshooks import (
     VerifiedToken,
     stable_uuid,
 )
-from rootcause.cdshooks.models import Card, Link
+from rootcause.cdshooks.models import Link
 from rootcause.cdshooks.notes import NoteReaderFn, NotesReader
 from rootcause.fhir.reader import FhirReader
 from rootcause.fhir.values import as_date
@@ -45,7 +48,13 @@ from rootcause.service.cds_config import CdsIssuer, entry_for, trusted_issuers
 from rootcause.service.state import ServiceState
 from rootcause.storage import Database, repository, sessions
 from rootcause.storage import cds as cds_storage
+from rootcause.storage.db import JsonText
 from rootcause.storage.schemas import Actor
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: the gate is then per process
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("rootcause.cdshooks")
 SOURCES_PATH = "/knowledge/sources"
@@ -53,23 +62,130 @@ CASE_FORM_PATH = "/case"
 
 
 class _WriteGate:
-    """On SQLite, lets one thread of this process at a time into a CDS Hooks write transaction.
+    """On SQLite, lets one thread of all the workers at a time into a CDS Hooks write transaction.
 
     SQLite serialises writers anyway; without the gate, dozens of pool threads wait for its lock by
     sleeping and retrying (up to 100 ms per retry), which wastes the lock's idle time and makes the
-    latency tail seconds long under load. On PostgreSQL the gate is open.
+    latency tail seconds long under load. In a process a ``threading.Lock`` queues the threads; across
+    worker processes an ``flock`` on a file beside the database (``<database>-write.lock``) queues the
+    processes, so a waiting worker is woken when the lock is free instead of sleeping in SQLite's
+    busy handler. On PostgreSQL the gate is open.
     """
 
     def __init__(self, database: Database) -> None:
-        self._lock = threading.Lock() if database.dialect == "sqlite" else None
+        sqlite = database.dialect == "sqlite"
+        self._lock = threading.Lock() if sqlite else None
+        path = database.url.database if sqlite else None
+        file_backed = bool(path) and path != ":memory:" and not str(path).startswith("file:")
+        self._path = f"{path}-write.lock" if file_backed and fcntl is not None else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # e.g. a read-only directory: the in-process gate still works
+                self._path = None
+                return None
+            self._pid = os.getpid()
+        return self._fd
 
     def __enter__(self) -> None:
-        if self._lock is not None:
-            self._lock.acquire()
+        if self._lock is None:
+            return
+        self._lock.acquire()
+        fd = self._file()
+        if fd is not None and fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # no file locks here (some network file systems): in-process gate only
+                pass
+            except BaseException:
+                self._lock.release()
+                raise
 
     def __exit__(self, *exc: object) -> None:
-        if self._lock is not None:
+        if self._lock is None:
+            return
+        try:
+            if self._fd is not None and self._pid == os.getpid() and fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
             self._lock.release()
+
+
+class CallSlots:
+    """At most ``n`` CDS Hooks calls of this worker compute and store at a time; more wait their turn.
+
+    Python runs one thread at a time (the GIL), so dozens of pool threads working on calls at once
+    only take turns: each call, and the write gate it holds, lasts longer, and the latency tail grows
+    with the number of clients at no gain in throughput. A call holds a slot while it checks, computes
+    and stores; it gives the slot up while it waits for the EHR's FHIR server (``released``), so a
+    slow EHR does not hold up other calls. Slots are handed over first come, first served (a free
+    slot goes to the longest waiter, never to a thread that just arrived), which keeps the tail short.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._lock = threading.Lock()
+        self._free = n
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._local = threading.local()
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        waiter.acquire()  # released by _release, which hands its slot over
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._free += 1
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._acquire()
+        self._local.held = True
+        try:
+            yield
+        finally:
+            self._local.held = False
+            self._release()
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Around blocking I/O: the current thread's slot, if it holds one, is free meanwhile."""
+        if not getattr(self._local, "held", False):
+            yield
+            return
+        self._local.held = False
+        self._release()
+        try:
+            yield
+        finally:
+            self._acquire()
+            self._local.held = True
+
+
+class _SlotFreeFetcher:
+    """A ``FhirFetcher`` that gives up the calling thread's ``CallSlots`` slot while it fetches."""
+
+    def __init__(self, fetcher: FhirFetcher, slots: CallSlots) -> None:
+        self.fetcher = fetcher
+        self.slots = slots
+
+    def get(self, url: str, *, access_token: str | None, timeout: float) -> Any:
+        with self.slots.released():
+            return self.fetcher.get(url, access_token=access_token, timeout=timeout)
 
 
 class DatabaseReplayStore:
@@ -94,12 +210,12 @@ class DatabaseReplayStore:
         self._next_purge = clock()
 
     def seen(self, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
-        with self.gate, self.database.transaction() as session:
-            first = cds_storage.claim_jti(session=session, issuer=issuer, jti=jti, expires_at=expires_at)
+        with self.gate, self.database.connection() as conn:  # one statement, committed at once
+            first = cds_storage.claim_jti(session=conn, issuer=issuer, jti=jti, expires_at=expires_at)
             now = self.clock()
             if now >= self._next_purge:
                 self._next_purge = now + self.purge_every_s
-                sessions.purge_expired(session=session, kind=cds_storage.JTI_KIND)
+                sessions.purge_expired(session=conn, kind=cds_storage.JTI_KIND)
         return not first
 
 
@@ -129,6 +245,7 @@ class CdsRuntime:
         self.launch_url = settings.cds_app_launch_url
         self.entries = list(settings.cds_issuers)
         self.gate = _WriteGate(state.database)
+        self.slots = CallSlots(settings.cds_concurrent_calls)
         self.verifier = JwtVerifier(
             trusted_issuers(self.entries),
             jwks or CachingJwksFetcher(),
@@ -144,7 +261,7 @@ class CdsRuntime:
         extra: dict[str, Any] = {"today": today} if today is not None else {}
         self.service = PatientViewService(
             engine,
-            fetcher=fhir or HttpxFhirFetcher(),
+            fetcher=_SlotFreeFetcher(fhir or HttpxFhirFetcher(), self.slots),
             settings=CdsSettings(
                 cards=cards,
                 fetch_budget_s=settings.cds_fetch_budget_seconds,
@@ -244,20 +361,26 @@ class CdsRuntime:
     def record(self, caller: CdsCaller, request: HookRequest, result: PatientViewResult) -> dict[str, Any]:
         """Store the call (and its assessment, when one was made) in one transaction; return the
         response body with links to what was stored. Everything that needs no database is prepared
-        first, so the transaction (SQLite's write lock) is held only for the writes."""
+        first (the rows, the patient record's validation, the cards as JSON), so the transaction
+        (SQLite's write lock) is held only for the writes: Core statements, one per table."""
         fc = result.fhir_case
         fhir_patient_id = request.patient_view_context().patientId
         actor = caller.actor
         notes = result.notes
         case = fc.case if fc is not None and result.assessment is not None else None
-        stored: dict[str, Any] | None = None
+        stored: JsonText | None = None  # the full result, serialized once and stored as it is
+        headline: repository.ResultHeadline | None = None
         parsed_case: dict[str, Any] | None = None
         if case is not None and result.assessment is not None:
-            stored = orjson.loads(
-                orjson.dumps(result.assessment.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
-            )
+            a = result.assessment
+            full = a.to_dict()
             if notes is not None and notes.findings:
-                stored["from_notes"] = [f.to_dict() for f in notes.findings]
+                full["from_notes"] = [f.to_dict() for f in notes.findings]
+            stored = JsonText(orjson.dumps(full, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+            leading, probability = a.differential[0]
+            headline = repository.ResultHeadline(
+                a.knowledge_base_version, a.triage.level, leading, float(probability)
+            )
             parsed_case = self.state.engine.parse(case).to_dict()
         record: dict[str, Any] = {
             "fhir": fc.to_dict() if fc is not None else None,
@@ -269,40 +392,53 @@ class CdsRuntime:
             "notes": notes.to_dict() if notes is not None else None,
             "precondition_failed": result.precondition_failed,
         }
-        birth_year = _birth_year(result, fhir_patient_id)
-        with self.gate, self.state.database.transaction() as session:
-            patient = row = None
-            if case is not None and stored is not None and parsed_case is not None:
-                patient = cds_storage.sync_fhir_patient(
-                    session=session,
-                    actor=actor,
-                    fhir_patient_id=fhir_patient_id,
-                    case=case,
-                    birth_year=birth_year,
-                )
-                if patient is not None:
-                    row = repository.add_assessment(
-                        session=session,
-                        actor=actor,
-                        patient=patient,
-                        case=parsed_case,
-                        result=stored,
-                        software_version=self.state.software_version,
-                        assessed_on=fc.assessed_on if fc is not None else None,
-                    )
-                else:  # the case does not fit a patient record: keep the result with the call
-                    record["unstored_result"] = stored
-            links = self.links(request.hookInstance, patient.id if patient else None, row.id if row else None)
-            cards: list[Card] = [c.model_copy(update={"links": links or None}) for c in result.response.cards]
-            body: dict[str, Any] = result.response.model_copy(update={"cards": cards}).model_dump(
-                mode="json", exclude_none=True
+        patient: cds_storage.FhirPatient | None = None
+        assessment: dict[str, Any] | None = None
+        if case is not None and stored is not None and parsed_case is not None:
+            patient = cds_storage.fhir_patient(
+                fhir_patient_id=fhir_patient_id, case=case, birth_year=_birth_year(result, fhir_patient_id)
             )
-            risk = result.risk_assessment
-            if risk is not None and row is not None:
-                risk = {**risk, "id": str(row.id)}  # the RiskAssessment is the stored assessment
+            if patient is None:  # the case does not fit a patient record: keep the result with the call
+                record["unstored_result"] = orjson.loads(stored)
+        # the response as JSON, links left out (they name the stored rows); Card's last field is
+        # ``links``, so adding it back below keeps the keys in the order a model dump gives
+        response = result.response
+        cards = [c.model_dump(mode="json", exclude_none=True, exclude={"links"}) for c in response.cards]
+        body: dict[str, Any] = {"cards": cards} | response.model_dump(
+            mode="json", exclude_none=True, exclude={"cards"}
+        )
+        card_kinds = [(c.uuid, _kind(c.uuid, request.hookInstance)) for c in response.cards if c.uuid]
+        risk = result.risk_assessment
+        with self.gate, self.state.database.connection() as conn:
+            audit: list[dict[str, Any]] = []
+            patient_id: uuid.UUID | None = None
+            if patient is not None and stored is not None and parsed_case is not None:
+                patient_id = cds_storage.sync_fhir_patient(
+                    conn=conn, actor=actor, patient=patient, audit=audit
+                )
+                assessment = repository.assessment_values(
+                    actor=actor,
+                    patient_id=patient_id,
+                    organisation_id=actor.organisation_id,
+                    case=parsed_case,
+                    result=stored,
+                    software_version=self.state.software_version,
+                    assessed_on=fc.assessed_on if fc is not None else None,
+                    headline=headline,
+                )
+            assessment_id: uuid.UUID | None = assessment["id"] if assessment is not None else None
+            links = [
+                link.model_dump(mode="json", exclude_none=True)
+                for link in self.links(request.hookInstance, patient_id, assessment_id)
+            ]
+            if links:
+                for card in cards:
+                    card["links"] = links
+            if risk is not None and assessment_id is not None:
+                risk = {**risk, "id": str(assessment_id)}  # the RiskAssessment is the stored assessment
             record |= {"risk_assessment": risk, "cards": body["cards"]}
             cds_storage.add_call(
-                session=session,
+                conn=conn,
                 actor=actor,
                 hook=request.hook,
                 hook_instance=request.hookInstance,
@@ -311,10 +447,11 @@ class CdsRuntime:
                 jti=caller.token.jti,
                 fhir_server=str(request.fhirServer) if request.fhirServer else None,
                 fhir_patient_id=fhir_patient_id,
-                cards=[(c.uuid, _kind(c.uuid, request.hookInstance)) for c in cards if c.uuid],
+                cards=card_kinds,
                 record=record,
-                patient_id=patient.id if patient else None,
-                assessment_id=row.id if row else None,
+                patient_id=patient_id,
+                assessment=assessment,
+                audit=audit,
             )
         return body
 

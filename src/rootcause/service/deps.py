@@ -134,7 +134,11 @@ AdminDep = Annotated[Actor, Depends(require_admin)]
 
 async def read_json_body(request: Request) -> Any:
     """The decoded JSON body, for routes whose body the engine validates (400 if malformed)."""
-    body = await request.body()
+    return parse_json_body(await request.body())
+
+
+def parse_json_body(body: bytes) -> Any:
+    """``read_json_body`` for a body already read: the decoded JSON, or the same 422/400 problems."""
     if not body.strip():
         raise invalid_request(
             "a JSON body is required",

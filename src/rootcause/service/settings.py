@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     cds_read_notes: bool = Field(
         default=True, description="read DocumentReference notes in CDS Hooks calls with the note reader"
     )
+    cds_concurrent_calls: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="CDS Hooks calls a worker computes and stores at once (more wait their turn; a call "
+        "waiting for the EHR's FHIR server does not count)",
+    )
 
     @field_validator("cds_issuers", mode="before")
     @classmethod

@@ -1,13 +1,16 @@
 """CDS Hooks storage: the JWT replay cache, local records of FHIR patients, calls, cards and feedback.
 
 Same conventions as ``repository``: keyword-only arguments, the caller's unit of work, every row
-scoped to the actor's organisation and an ``audit_log`` row in the same transaction.
+scoped to the actor's organisation and an ``audit_log`` row in the same transaction. Storing a call
+(``sync_fhir_patient`` + ``add_call``, once per CDS Hooks call) uses SQLAlchemy Core on the
+connection of ``Database.connection()``, one statement per table, with the same rows and audit
+entries the ORM functions of ``repository`` would write.
 
 A CDS Hooks call names the patient by its FHIR id in the EHR, which has no local record. When a case
 can be made, the patient is kept as an ordinary local patient of the calling organisation with
 ``external_id`` ``fhir:<FHIR id>`` (``fhir:sha256:<first 40 hex>`` when the id is too long or has other
-characters), so the assessment is stored with ``repository.add_assessment`` and is readable through
-the same scoped routes and pages as any other.
+characters), so the assessment is stored as ``repository.add_assessment`` stores one and is readable
+through the same scoped routes and pages as any other.
 """
 
 from __future__ import annotations
@@ -16,17 +19,26 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rootcause.storage import repository, sessions
-from rootcause.storage.errors import Conflict
-from rootcause.storage.models import CdsCall, CdsCard, CdsFeedback, Organisation, Patient, utcnow
-from rootcause.storage.schemas import Actor, PatientCreate, PatientSurgery, PatientUpdate
+from rootcause.storage.models import (
+    Assessment,
+    AuditEvent,
+    CdsCall,
+    CdsCard,
+    CdsFeedback,
+    Organisation,
+    Patient,
+    utcnow,
+)
+from rootcause.storage.schemas import Actor, PatientCreate, PatientSurgery
 
 JTI_KIND = "cds-jti"
 FHIR_PREFIX = "fhir:"
@@ -36,7 +48,7 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,58}$")
 # ---------------------------------------------------------------------------- replay cache
 
 
-def claim_jti(*, session: Session, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
+def claim_jti(*, session: Session | Connection, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
     """True the first time (issuer, jti) is seen until ``expires_at``; atomic across workers.
 
     The row id is a SHA-256 of issuer and jti (both may be long); a concurrent second claim hits
@@ -82,39 +94,95 @@ def _patient_fields(case: dict[str, Any], birth_year: int | None) -> dict[str, A
     }
 
 
-def _by_external_id(session: Session, actor: Actor, external_id: str) -> Patient | None:
-    return session.scalars(
-        select(Patient).where(
-            Patient.organisation_id == actor.organisation_id, Patient.external_id == external_id
-        )
-    ).first()
+@dataclass(frozen=True)
+class FhirPatient:
+    """A FHIR patient's local record as read from the EHR, validated (no database needed)."""
+
+    data: PatientCreate
+    surgery: PatientSurgery
 
 
-def sync_fhir_patient(
-    *, session: Session, actor: Actor, fhir_patient_id: str, case: dict[str, Any], birth_year: int | None
-) -> Patient | None:
-    """The local record of a FHIR patient, created or brought up to date from the case read from
-    the EHR (operation, sex, birth year). ``None`` if the case does not fit a patient record."""
-    external_id = fhir_external_id(fhir_patient_id)
+def fhir_patient(*, fhir_patient_id: str, case: dict[str, Any], birth_year: int | None) -> FhirPatient | None:
+    """The local record a case makes for a FHIR patient (operation, sex, birth year); ``None`` if the
+    case does not fit a patient record. Validated before any transaction starts."""
     fields = _patient_fields(case, birth_year)
     try:
         surgery = PatientSurgery.model_validate(fields["surgery"])
-        create = PatientCreate.model_validate({"external_id": external_id, **fields})
+        data = PatientCreate.model_validate({"external_id": fhir_external_id(fhir_patient_id), **fields})
     except ValidationError:
         return None
-    patient = _by_external_id(session, actor, external_id)
-    if patient is None:
+    return FhirPatient(data, surgery)
+
+
+_FIND_PATIENT = select(
+    Patient.id,
+    Patient.birth_year,
+    Patient.sex,
+    Patient.procedure,
+    Patient.levels,
+    Patient.approach,
+    Patient.route,
+    Patient.instrumented,
+    Patient.surgery_date,
+).where(Patient.organisation_id == bindparam("org"), Patient.external_id == bindparam("external_id"))
+
+
+# built once (statements are cached by SQLAlchemy, but building one costs a little every call)
+_INSERT_PATIENT = insert(Patient)
+_INSERT_ASSESSMENT = insert(Assessment)
+_INSERT_CALL = insert(CdsCall)
+_INSERT_CARDS = insert(CdsCard)
+_INSERT_AUDIT = insert(AuditEvent)
+
+
+def _find_patient(conn: Connection, actor: Actor, external_id: str) -> Any:
+    return conn.execute(_FIND_PATIENT, {"org": actor.organisation_id, "external_id": external_id}).first()
+
+
+def sync_fhir_patient(
+    *, conn: Connection, actor: Actor, patient: FhirPatient, audit: list[dict[str, Any]]
+) -> uuid.UUID:
+    """The id of the local record of a FHIR patient, created or brought up to date; the audit rows
+    (``patient.create`` / ``patient.update``) are appended to ``audit`` for ``add_call`` to write."""
+    data = patient.data
+    row = _find_patient(conn, actor, data.external_id)
+    if row is None:
+        values = repository.patient_values(actor=actor, data=data)
         try:
-            return repository.create_patient(session=session, actor=actor, data=create)
-        except Conflict:  # another worker created it first
-            patient = _by_external_id(session, actor, external_id)
-            if patient is None:  # pragma: no cover - a conflict means the row exists
+            with conn.begin_nested():
+                conn.execute(_INSERT_PATIENT, values)
+        except IntegrityError:  # another worker created it first
+            row = _find_patient(conn, actor, data.external_id)
+            if row is None:  # pragma: no cover - a conflict means the row exists
                 raise
-    stored = repository.patient_public(patient)
-    if (stored.surgery, stored.sex, stored.birth_year) == (surgery, create.sex, create.birth_year):
-        return patient
-    changes = PatientUpdate(birth_year=create.birth_year, sex=create.sex, surgery=surgery)
-    return repository.update_patient(session=session, actor=actor, patient_id=patient.id, changes=changes)
+        else:
+            audit.append(
+                repository.audit_values(
+                    actor=actor, action="patient.create", resource_type="patient", resource_id=values["id"]
+                )
+            )
+            patient_id: uuid.UUID = values["id"]
+            return patient_id
+    found: uuid.UUID = row.id
+    stored = (repository.stored_surgery(row), row.sex, row.birth_year)
+    if stored == (patient.surgery, data.sex, data.birth_year):
+        return found
+    conn.execute(
+        update(Patient)
+        .where(Patient.id == found, Patient.organisation_id == actor.organisation_id)
+        .values(
+            birth_year=data.birth_year,
+            sex=data.sex,
+            updated_at=utcnow(),
+            **repository.surgery_values(patient.surgery),
+        )
+    )
+    audit.append(
+        repository.audit_values(
+            actor=actor, action="patient.update", resource_type="patient", resource_id=found
+        )
+    )
+    return found
 
 
 # ---------------------------------------------------------------------------- calls and cards
@@ -122,7 +190,7 @@ def sync_fhir_patient(
 
 def add_call(
     *,
-    session: Session,
+    conn: Connection,
     actor: Actor,
     hook: str,
     hook_instance: str,
@@ -134,41 +202,57 @@ def add_call(
     cards: list[tuple[str, str]],
     record: dict[str, Any],
     patient_id: uuid.UUID | None = None,
-    assessment_id: uuid.UUID | None = None,
-) -> CdsCall:
-    """Store one call and its cards (``(uuid, kind)`` pairs); audited as ``cds.patient_view``."""
-    call = CdsCall(
-        id=uuid.uuid4(),
-        organisation_id=actor.organisation_id,
-        created_at=utcnow(),
-        hook=hook,
-        hook_instance=hook_instance,
-        issuer=issuer,
-        tenant=tenant[:255] if tenant else None,
-        jti=jti[:255],
-        fhir_server=fhir_server[:500] if fhir_server else None,
-        fhir_patient_id=fhir_patient_id,
-        patient_id=patient_id,
-        assessment_id=assessment_id,
-        outcome="assessment" if assessment_id else "insufficient-data",
-        card_uuids=[u for u, _ in cards],
-        record=record,
-    )
-    session.add(call)
-    session.flush()
-    for card_uuid, kind in dict(cards).items():
-        session.add(
-            CdsCard(call_id=call.id, card_uuid=card_uuid, organisation_id=actor.organisation_id, kind=kind)
+    assessment: dict[str, Any] | None = None,
+    audit: list[dict[str, Any]] | None = None,
+) -> uuid.UUID:
+    """Store one call, its cards (``(uuid, kind)`` pairs) and the assessment made in it (the columns
+    from ``repository.assessment_values``), audited as ``assessment.create`` and ``cds.<hook>``
+    after the rows already in ``audit``. Core inserts, one statement per table."""
+    audit = list(audit or [])
+    if assessment is not None:
+        conn.execute(_INSERT_ASSESSMENT, assessment)
+        audit.append(
+            repository.audit_values(
+                actor=actor,
+                action="assessment.create",
+                resource_type="assessment",
+                resource_id=assessment["id"],
+            )
         )
-    session.flush()
-    repository.record_audit(
-        session=session,
-        actor=actor,
-        action=f"cds.{hook.replace('-', '_')}",
-        resource_type="cds_call",
-        resource_id=call.id,
+    call_id = uuid.uuid4()
+    conn.execute(
+        _INSERT_CALL,
+        {
+            "id": call_id,
+            "organisation_id": actor.organisation_id,
+            "created_at": utcnow(),
+            "hook": hook,
+            "hook_instance": hook_instance,
+            "issuer": issuer,
+            "tenant": tenant[:255] if tenant else None,
+            "jti": jti[:255],
+            "fhir_server": fhir_server[:500] if fhir_server else None,
+            "fhir_patient_id": fhir_patient_id,
+            "patient_id": patient_id,
+            "assessment_id": assessment["id"] if assessment is not None else None,
+            "outcome": "assessment" if assessment is not None else "insufficient-data",
+            "card_uuids": [u for u, _ in cards],
+            "record": record,
+        },
     )
-    return call
+    rows = [
+        {"call_id": call_id, "card_uuid": card_uuid, "organisation_id": actor.organisation_id, "kind": kind}
+        for card_uuid, kind in dict(cards).items()
+    ]
+    if rows:
+        conn.execute(_INSERT_CARDS, rows)
+    audit.append(
+        repository.audit_values(
+            actor=actor, action=f"cds.{hook.replace('-', '_')}", resource_type="cds_call", resource_id=call_id
+        )
+    )
+    conn.execute(_INSERT_AUDIT, audit)
+    return call_id
 
 
 def find_call_for_card(*, session: Session, actor: Actor, card_uuid: str) -> CdsCall | None:

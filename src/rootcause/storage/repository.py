@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rootcause.storage import keys
+from rootcause.storage.db import JsonText
 from rootcause.storage.errors import Conflict
 from rootcause.storage.models import (
     ApiKey,
@@ -49,6 +51,26 @@ CLI_ACTOR = "cli"
 # ---------------------------------------------------------------------------- audit
 
 
+def audit_values(
+    *,
+    actor: Actor | None,
+    action: str,
+    resource_type: str,
+    resource_id: str | uuid.UUID | None = None,
+    organisation_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit row (who, what, when), for an ORM object or a Core insert."""
+    return {
+        "at": utcnow(),
+        "actor": actor.key_id if actor else CLI_ACTOR,
+        "organisation_id": actor.organisation_id if actor else organisation_id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "request_id": actor.request_id if actor else None,
+    }
+
+
 def record_audit(
     *,
     session: Session,
@@ -61,13 +83,13 @@ def record_audit(
     """Append one audit row (who, what, when) to the current transaction."""
     session.add(
         AuditEvent(
-            at=utcnow(),
-            actor=actor.key_id if actor else CLI_ACTOR,
-            organisation_id=actor.organisation_id if actor else organisation_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id) if resource_id is not None else None,
-            request_id=actor.request_id if actor else None,
+            **audit_values(
+                actor=actor,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                organisation_id=organisation_id,
+            )
         )
     )
 
@@ -195,7 +217,8 @@ def revoke_api_key(*, session: Session, actor: Actor, key_id: str) -> ApiKey | N
 # ---------------------------------------------------------------------------- patients
 
 
-def _surgery_fields(surgery: PatientSurgery) -> dict[str, Any]:
+def surgery_values(surgery: PatientSurgery) -> dict[str, Any]:
+    """The surgery columns of a patient row."""
     return {
         "procedure": surgery.procedure,
         "levels": surgery.levels,
@@ -206,8 +229,9 @@ def _surgery_fields(surgery: PatientSurgery) -> dict[str, Any]:
     }
 
 
-def patient_public(patient: Patient) -> PatientPublic:
-    surgery = PatientSurgery.model_validate(
+def stored_surgery(patient: Any) -> PatientSurgery:
+    """The operation stored on a patient row (an ORM ``Patient`` or a Core row with its columns)."""
+    return PatientSurgery.model_validate(
         {
             "procedure": patient.procedure,
             "levels": patient.levels,
@@ -217,33 +241,41 @@ def patient_public(patient: Patient) -> PatientPublic:
             "date": patient.surgery_date,
         }
     )
+
+
+def patient_public(patient: Patient) -> PatientPublic:
     return PatientPublic(
         id=patient.id,
         external_id=patient.external_id,
         birth_year=patient.birth_year,
         sex=patient.sex,  # validated on the way in
-        surgery=surgery,
+        surgery=stored_surgery(patient),
         created_at=patient.created_at,
         updated_at=patient.updated_at,
     )
+
+
+def patient_values(*, actor: Actor, data: PatientCreate) -> dict[str, Any]:
+    """The columns of a new patient row, for an ORM object or a Core insert."""
+    now = utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "organisation_id": actor.organisation_id,
+        "external_id": data.external_id,
+        "birth_year": data.resolved_birth_year(),
+        "sex": data.sex,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": actor.key_id,
+        **surgery_values(data.surgery),
+    }
 
 
 def create_patient(*, session: Session, actor: Actor, data: PatientCreate) -> Patient:
     message = "a patient with this external_id already exists in your organisation"
     if _patient_by_external_id(session, actor, data.external_id) is not None:
         raise Conflict("external_id", message)
-    now = utcnow()
-    patient = Patient(
-        id=uuid.uuid4(),
-        organisation_id=actor.organisation_id,
-        external_id=data.external_id,
-        birth_year=data.resolved_birth_year(),
-        sex=data.sex,
-        created_at=now,
-        updated_at=now,
-        created_by=actor.key_id,
-        **_surgery_fields(data.surgery),
-    )
+    patient = Patient(**patient_values(actor=actor, data=data))
     _flush_unique(session, patient, "external_id", message)
     record_audit(
         session=session, actor=actor, action="patient.create", resource_type="patient", resource_id=patient.id
@@ -310,7 +342,7 @@ def update_patient(
     if "sex" in given:
         patient.sex = changes.sex
     if "surgery" in given and changes.surgery is not None:
-        for name, value in _surgery_fields(changes.surgery).items():
+        for name, value in surgery_values(changes.surgery).items():
             setattr(patient, name, value)
     patient.updated_at = utcnow()
     session.flush()
@@ -374,6 +406,61 @@ def list_pain_scores(
 # ---------------------------------------------------------------------------- assessments
 
 
+@dataclass(frozen=True)
+class ResultHeadline:
+    """The columns of an assessment row that summarise its result (for lists and filters)."""
+
+    knowledge_base_version: str
+    triage_level: str
+    leading_condition: str
+    leading_probability: float
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> ResultHeadline:
+        leading = result["differential"][0]
+        return cls(
+            knowledge_base_version=result["knowledge_base_version"],
+            triage_level=result["triage"]["level"],
+            leading_condition=leading["condition"],
+            leading_probability=float(leading["probability"]),
+        )
+
+
+def assessment_values(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    organisation_id: uuid.UUID,
+    case: dict[str, Any],
+    result: dict[str, Any] | JsonText,
+    software_version: str,
+    assessed_on: dt.date | None = None,
+    headline: ResultHeadline | None = None,
+) -> dict[str, Any]:
+    """The columns of a new assessment row (the exact case, the full result, the knowledge-base
+    version), for an ORM object or a Core insert. A result given as ``JsonText`` (serialized once,
+    stored as it is) needs its ``headline``."""
+    if headline is None:
+        if isinstance(result, JsonText):
+            raise TypeError("a result given as JsonText needs its headline")
+        headline = ResultHeadline.of(result)
+    return {
+        "id": uuid.uuid4(),
+        "patient_id": patient_id,
+        "organisation_id": organisation_id,
+        "created_at": utcnow(),
+        "created_by": actor.key_id,
+        "assessed_on": assessed_on,
+        "knowledge_base_version": headline.knowledge_base_version,
+        "software_version": software_version,
+        "triage_level": headline.triage_level,
+        "leading_condition": headline.leading_condition,
+        "leading_probability": headline.leading_probability,
+        "case": case,
+        "result": result,
+    }
+
+
 def add_assessment(
     *,
     session: Session,
@@ -385,21 +472,16 @@ def add_assessment(
     assessed_on: dt.date | None = None,
 ) -> Assessment:
     """Store the exact input case, the full result and the knowledge-base version together."""
-    leading = result["differential"][0]
     row = Assessment(
-        id=uuid.uuid4(),
-        patient_id=patient.id,
-        organisation_id=patient.organisation_id,
-        created_at=utcnow(),
-        created_by=actor.key_id,
-        assessed_on=assessed_on,
-        knowledge_base_version=result["knowledge_base_version"],
-        software_version=software_version,
-        triage_level=result["triage"]["level"],
-        leading_condition=leading["condition"],
-        leading_probability=float(leading["probability"]),
-        case=case,
-        result=result,
+        **assessment_values(
+            actor=actor,
+            patient_id=patient.id,
+            organisation_id=patient.organisation_id,
+            case=case,
+            result=result,
+            software_version=software_version,
+            assessed_on=assessed_on,
+        )
     )
     session.add(row)
     session.flush()

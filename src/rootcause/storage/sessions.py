@@ -16,11 +16,14 @@ Expired rows are invisible at once and deleted by ``purge_expired`` (any worker 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
+import sqlite3
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,16 +49,40 @@ def put_session(
     return row
 
 
+_COLUMNS = ("kind", "id", "organisation_id", "payload", "created_at", "updated_at", "expires_at", "version")
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable | None:
+    """``INSERT … ON CONFLICT (kind, id) DO UPDATE … WHERE the row in the way has expired
+    RETURNING version``: a row back means claimed (inserted, or an expired row replaced), none
+    means a live row holds the key. One atomic statement, no savepoint; built once per dialect."""
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):  # RETURNING needs 3.35
+        lite = sqlite.insert(StoredSession).values({c: bindparam(c) for c in _COLUMNS})
+        return lite.on_conflict_do_update(
+            index_elements=[StoredSession.kind, StoredSession.id],
+            set_={c: lite.excluded[c] for c in _COLUMNS[2:]},
+            where=StoredSession.expires_at <= bindparam("now"),
+        ).returning(StoredSession.version)
+    if dialect == "postgresql":
+        pg = postgresql.insert(StoredSession).values({c: bindparam(c) for c in _COLUMNS})
+        return pg.on_conflict_do_update(
+            index_elements=[StoredSession.kind, StoredSession.id],
+            set_={c: pg.excluded[c] for c in _COLUMNS[2:]},
+            where=StoredSession.expires_at <= bindparam("now"),
+        ).returning(StoredSession.version)
+    return None
+
+
 def _insert_live(
-    session: Session,
+    session: Session | Connection,
     kind: str,
     key: str,
     payload: dict[str, Any],
     ttl: dt.timedelta,
     organisation_id: uuid.UUID | None,
 ) -> bool:
-    """Insert the row; false if a live row has the key. An expired one in the way is replaced
-    (looked for only when the insert collides: the common case is one statement)."""
+    """Insert the row; false if a live row has the key. An expired one in the way is replaced."""
     now = utcnow()
     values = {
         "kind": kind,
@@ -67,14 +94,22 @@ def _insert_live(
         "expires_at": now + ttl,
         "version": 1,
     }
-    for attempt in range(2):
+    if isinstance(session, Session):
+        session.flush()  # pending rows this one may refer to (its organisation)
+        conn = session.connection()
+    else:
+        conn = session
+    stmt = _claim_statement(conn.dialect.name)
+    if stmt is not None:
+        return conn.execute(stmt, {**values, "now": now}).first() is not None
+    for attempt in range(2):  # other dialects: insert, and on a collision delete an expired row
         try:
-            with session.begin_nested():
-                session.execute(insert(StoredSession).values(**values))
+            with conn.begin_nested():
+                conn.execute(insert(StoredSession).values(**values))
             return True
         except IntegrityError:
             if attempt == 0:
-                _delete_expired(session, kind, key, now)
+                _delete_expired(conn, kind, key, now)
     return False
 
 
@@ -132,17 +167,18 @@ def delete_session(*, session: Session, kind: str, id: str) -> bool:
 
 def claim_once(
     *,
-    session: Session,
+    session: Session | Connection,
     kind: str,
     id: str,
     ttl: dt.timedelta,
     organisation_id: uuid.UUID | None = None,
 ) -> bool:
-    """True the first time ``id`` is claimed within ``ttl``; false while it is remembered."""
+    """True the first time ``id`` is claimed within ``ttl``; false while it is remembered.
+    Takes an ORM session or a Core connection (one statement either way)."""
     return _insert_live(session, kind, id, {}, ttl, organisation_id)
 
 
-def purge_expired(*, session: Session, kind: str | None = None) -> int:
+def purge_expired(*, session: Session | Connection, kind: str | None = None) -> int:
     """Delete expired rows (of one kind, or all); returns how many."""
     where = [StoredSession.expires_at <= utcnow()]
     if kind is not None:
@@ -151,7 +187,7 @@ def purge_expired(*, session: Session, kind: str | None = None) -> int:
     return int(getattr(done, "rowcount", 0))
 
 
-def _delete_expired(session: Session, kind: str, key: str, now: dt.datetime) -> None:
+def _delete_expired(session: Session | Connection, kind: str, key: str, now: dt.datetime) -> None:
     session.execute(
         delete(StoredSession).where(
             StoredSession.kind == kind, StoredSession.id == key, StoredSession.expires_at <= now

@@ -34,7 +34,7 @@ from rootcause.cdshooks import (
 from rootcause.cdshooks.models import FeedbackRequest, HookRequest
 from rootcause.errors import FieldProblem
 from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, cds_runtime
-from rootcause.service.deps import DatabaseDep, JsonBody, StateDep
+from rootcause.service.deps import DatabaseDep, JsonBody, StateDep, parse_json_body
 from rootcause.service.openapi import errors
 from rootcause.service.problems import ProblemError, field_errors
 from rootcause.storage import cds as cds_storage
@@ -88,23 +88,24 @@ def _authenticate(
     return caller
 
 
+def _check(request: Request, path: str) -> CdsCaller:
+    """Authenticate the call to ``path`` (blocking: the replay cache is in the database)."""
+    request.app.state.rootcause.migrate()
+    return _authenticate(
+        cds_runtime(request.app),
+        request.headers.get("authorization"),
+        path,
+        request.scope.get("rootcause.request_id"),
+    )
+
+
 def _caller(path: str) -> Callable[[Request], Awaitable[CdsCaller]]:
     async def dependency(request: Request) -> CdsCaller:
-        def check() -> CdsCaller:
-            request.app.state.rootcause.migrate()  # the replay cache is in the database
-            return _authenticate(
-                cds_runtime(request.app),
-                request.headers.get("authorization"),
-                path,
-                request.scope.get("rootcause.request_id"),
-            )
-
-        return await run_in_threadpool(check)
+        return await run_in_threadpool(_check, request, path)
 
     return dependency
 
 
-ServiceCaller = Annotated[CdsCaller, Depends(_caller(SERVICE_PATH))]
 FeedbackCaller = Annotated[CdsCaller, Depends(_caller(FEEDBACK_PATH))]
 
 
@@ -191,20 +192,31 @@ def _check_ids(hook: HookRequest) -> None:
     responses=errors(400, 401, 413, 422, 503),
     openapi_extra=_body(HookRequest, "a CDS Hooks request for the patient-view hook"),
 )
-def cds_patient_view(caller: ServiceCaller, body: JsonBody, request: Request, db: DatabaseDep) -> Response:
+async def cds_patient_view(request: Request) -> Response:
     """One card: the triage level, the leading causes with probabilities, the next step and a link to
     the stored assessment; or an "insufficient data" card naming what is missing (still 200).
     Prefetch may be partial: missing keys, `null` and OperationOutcome values are fetched from
     `fhirServer` within a time budget. Each call is stored with its assessment, FHIR basis and card
     uuids, and audited."""
-    try:
-        hook = parse_hook_request(body)
-    except HookRequestError as exc:
-        raise _bad_request(exc.problems, "hook request") from None
-    _check_ids(hook)
+    raw = await request.body()
+    # one trip to the thread pool for all the blocking work, in the order a dependency chain would
+    # run it: authentication (the JWT, the replay cache), then the body, the call, the storing
+    return await run_in_threadpool(_patient_view, request, raw)
+
+
+def _patient_view(request: Request, raw: bytes) -> Response:
+    request.app.state.rootcause.migrate()
     runtime = cds_runtime(request.app)
-    result = runtime.service.handle(hook)
-    return _json(runtime.record(caller, hook, result))
+    with runtime.slots.held():  # a few calls at a time per worker (CallSlots)
+        caller = _check(request, SERVICE_PATH)
+        body = parse_json_body(raw)
+        try:
+            hook = parse_hook_request(body)
+        except HookRequestError as exc:
+            raise _bad_request(exc.problems, "hook request") from None
+        _check_ids(hook)
+        result = runtime.service.handle(hook)
+        return _json(runtime.record(caller, hook, result))
 
 
 # ---------------------------------------------------------------------------- feedback
