@@ -41,8 +41,8 @@ def test_assess_returns_the_engine_contract(client: TestClient, org_a: Org, engi
 def test_assess_accepts_bearer_and_rejects_missing_or_bad_keys(client: TestClient, org_a: Org) -> None:
     case = {"surgery": {"procedure": "discectomy"}}
     for scheme in ("Bearer", "bearer", "BEARER"):
-        ok = client.post("/v1/assess", json=case, headers={"Authorization": f"{scheme} {org_a.clinician_key}"})
-        assert ok.status_code == 200
+        bearer = {"Authorization": f"{scheme} {org_a.clinician_key}"}
+        assert client.post("/v1/assess", json=case, headers=bearer).status_code == 200
     for headers in (
         {},
         {"X-API-Key": "nonsense"},
