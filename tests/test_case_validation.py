@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from rootcause import CaseError, Engine
@@ -78,3 +82,31 @@ def test_dates_give_days_since_surgery(engine: Engine) -> None:
         {"surgery": {"procedure": "fusion", "date": "2026-06-01"}, "assessed_on": "2026-06-11"}
     )
     assert result.timeline.days_since_surgery == 10
+
+
+FIRST_USE_FROM_THREADS = """
+import json, sys, threading
+sys.setswitchinterval(1e-6)  # switch threads as often as possible
+from rootcause.engine.case import parse_case
+case = json.loads(sys.argv[1])
+start = threading.Barrier(8)
+def parse():
+    start.wait()
+    for _ in range(3):
+        parse_case(case)
+threads = [threading.Thread(target=parse) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_first_parse_from_many_threads_does_not_crash() -> None:
+    """msgspec builds a type's decoding info on first use; eight threads doing that at once
+    crashed a fresh interpreter in about one run in four (a CDS Hooks worker's first calls) until
+    the info was built at import."""
+    case = json.dumps({"surgery": {"procedure": "discectomy"}, "leg_pain": {"onset_days": 3}})
+    for _ in range(12):
+        run = subprocess.run([sys.executable, "-c", FIRST_USE_FROM_THREADS, case], capture_output=True)
+        assert run.returncode == 0, run.stderr.decode()[-2000:]

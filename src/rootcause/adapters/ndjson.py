@@ -24,7 +24,7 @@ import numpy.typing as npt
 import orjson
 
 from rootcause.engine.assess import BatchScores, Engine
-from rootcause.engine.case import Case, check_cases, problem_from_msgspec
+from rootcause.engine.case import CASE_DECODER, Case, check_cases, problem_from_msgspec
 from rootcause.engine.model import Array
 from rootcause.errors import FieldProblem
 from rootcause.knowledge.schema import TRIAGE_LEVELS
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 _DECODE_MANY = msgspec.json.Decoder(list[Case])
-_DECODE_ONE = msgspec.json.Decoder(Case)
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def decode_chunk(chunk: Chunk, finding_ids: frozenset[str]) -> list[Case | LineE
                 continue
             numbers.append(number)
             try:
-                decoded.append(_DECODE_ONE.decode(line))
+                decoded.append(CASE_DECODER.decode(line))
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 obj = _loads_or_none(line)
                 decoded.append(LineError(number, _case_id_of(obj), [problem_from_msgspec(exc, obj)]))
