@@ -243,7 +243,7 @@ async def run_httpx_async(
 
 
 def start_server(
-    port: int, workers: int, db: Path, extra_env: dict[str, str] | None = None
+    port: int, workers: int, db: Path, extra_env: dict[str, str] | None = None, server: str = "uvicorn"
 ) -> subprocess.Popen[bytes]:
     env = os.environ | {"ROOTCAUSE_DATABASE_PATH": str(db), "ROOTCAUSE_ENVIRONMENT": "development"}
     env.pop("ROOTCAUSE_DATABASE_URL", None)
@@ -260,6 +260,8 @@ def start_server(
             str(workers),
             "--demo",
             "--no-access-log",
+            "--server",
+            server,
             "--log-level",
             "warning",
         ],
@@ -303,6 +305,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (default 10)")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
+    parser.add_argument(
+        "--server", choices=["uvicorn", "granian"], default="uvicorn", help="rootcause serve --server"
+    )
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
@@ -329,7 +334,9 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     ehr = CdsEhr() if any(ENDPOINTS[n].cds for n in names) else None
     with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(port, args.workers, Path(tmp) / "bench.sqlite3", ehr.env(base) if ehr else None)
+        proc = start_server(
+            port, args.workers, Path(tmp) / "bench.sqlite3", ehr.env(base) if ehr else None, args.server
+        )
         try:
             wait_ready(base, proc)
             results = []
@@ -360,7 +367,8 @@ def main() -> int:
                 ehr.close()
 
     print(
-        f"rootcause serve: {args.workers} worker(s), SQLite; {args.concurrency} concurrent clients, "
+        f"rootcause serve --server {args.server}: {args.workers} worker(s), SQLite; "
+        f"{args.concurrency} concurrent clients, "
         f"{args.duration:g} s per endpoint, client {client}; {os.cpu_count()} CPU(s)"
     )
     row = "{:<12} {:>9} {:>9} {:>8} {:>8} {:>7}  {}"
