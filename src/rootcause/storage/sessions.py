@@ -57,21 +57,19 @@ def _claim_statement(dialect: str) -> Executable | None:
     """``INSERT … ON CONFLICT (kind, id) DO UPDATE … WHERE the row in the way has expired
     RETURNING version``: a row back means claimed (inserted, or an expired row replaced), none
     means a live row holds the key. One atomic statement, no savepoint; built once per dialect."""
-    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):  # RETURNING needs 3.35
-        lite = sqlite.insert(StoredSession).values({c: bindparam(c) for c in _COLUMNS})
-        return lite.on_conflict_do_update(
-            index_elements=[StoredSession.kind, StoredSession.id],
-            set_={c: lite.excluded[c] for c in _COLUMNS[2:]},
-            where=StoredSession.expires_at <= bindparam("now"),
-        ).returning(StoredSession.version)
-    if dialect == "postgresql":
-        pg = postgresql.insert(StoredSession).values({c: bindparam(c) for c in _COLUMNS})
-        return pg.on_conflict_do_update(
-            index_elements=[StoredSession.kind, StoredSession.id],
-            set_={c: pg.excluded[c] for c in _COLUMNS[2:]},
-            where=StoredSession.expires_at <= bindparam("now"),
-        ).returning(StoredSession.version)
-    return None
+    upserts: dict[str, Any] = {"postgresql": postgresql.insert}
+    if sqlite3.sqlite_version_info >= (3, 35):  # RETURNING needs SQLite 3.35
+        upserts["sqlite"] = sqlite.insert
+    insert = upserts.get(dialect)
+    if insert is None:
+        return None
+    statement = insert(StoredSession).values({c: bindparam(c) for c in _COLUMNS})
+    claimed: Executable = statement.on_conflict_do_update(
+        index_elements=[StoredSession.kind, StoredSession.id],
+        set_={c: statement.excluded[c] for c in _COLUMNS[2:]},
+        where=StoredSession.expires_at <= bindparam("now"),
+    ).returning(StoredSession.version)
+    return claimed
 
 
 def _insert_live(
