@@ -51,7 +51,7 @@ def _gain_chunk(model: Model, post: Array32, floor: IntArray) -> Array32:
     rest = np.empty_like(scratch)
     # gain = 2 H_b(z) − Σ π H_b(p) − Σ_l [M_l log M_l − y_l log y_l − (M_l − y_l) log(M_l − y_l)]
     h_z = _xlogx(z)
-    h_z += _xlogx(np.subtract(1.0, z), scratch[:, 0])
+    h_z += _xlogx(np.subtract(1.0, z))  # a fresh buffer: scratch[:, 0] would be a strided view
     gain = weighted[:, n_f : 2 * n_f] + 2.0 * h_z
     np.negative(gain, out=gain)
     # Levels up to a case's red-flag floor count as one group, carried by the floor level:
