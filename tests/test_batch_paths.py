@@ -127,7 +127,9 @@ def test_chunked_threaded_scoring_equals_one_chunk(monkeypatch: pytest.MonkeyPat
     assert np.array_equal(whole.level, chunked.level)
     # chunks of 7 take the top next steps from one sort, the whole batch from k argmax passes
     assert np.array_equal(whole.steps, chunked.steps)
-    assert np.allclose(whole.step_gain, chunked.step_gain, rtol=1e-6, atol=1e-7)
+    # float32 gains are differences of O(1) entropy terms and BLAS picks its kernel by batch
+    # shape, so the two paths may differ by a few float32 steps of 1.0 (6e-8 each)
+    assert np.allclose(whole.step_gain, chunked.step_gain, rtol=0, atol=1e-6)
     assert np.array_equal(whole.encoded.state, chunked.encoded.state)
 
 
