@@ -253,7 +253,7 @@ def compile_model(kb: KnowledgeBase) -> Model:
         finding_kind=[CATEGORY_KIND[f.category] for f in kb.findings],
         red_flag_level=red_flag_level,
         red_flag=np.array([f.red_flag for f in kb.findings]),
-        red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1),
+        red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1).astype(np.int64),
         gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
         urgency_onehot32=onehot.astype(np.float32),
         timing_moments=_stacked_moments(n_p, [log_onset, log_assessed, log_relief, log_speed, log_trend]),
