@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
-from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 
+from rootcause.engine import _findings
 from rootcause.engine.case import Case
 from rootcause.engine.model import Array, IntArray, Model, bin_indices
 from rootcause.engine.timeline import Timeline, timing_columns
@@ -112,15 +112,8 @@ def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline] | 
     `timelines` are used when given; otherwise the timing is read from the cases directly.
     """
     n, n_f = len(cases), model.n_findings
-    found = [c.findings for c in cases]
-    lengths = np.fromiter(map(len, found), dtype=np.int64, count=n)
-    total = int(lengths.sum())
-    state = np.zeros((n, n_f), dtype=np.int8)
-    if total:
-        rows = np.repeat(np.arange(n), lengths)
-        cols = np.fromiter(map(model.finding_index.__getitem__, chain.from_iterable(found)), np.int64, total)
-        present = np.fromiter(chain.from_iterable(map(dict.values, found)), np.int8, total)
-        state[rows, cols] = 2 * present - 1
+    state = np.empty((n, n_f), dtype=np.int8)
+    _findings.fill_states([c.findings for c in cases], model.finding_index, n_f, state)
     timing = timing_columns(cases, timelines)
     days = _int_column(timing.days)
     onset_days = _int_column(timing.onset_days)
