@@ -7,6 +7,10 @@ scoring vs. one chunk; the byte-level NDJSON renderer vs. the engine's own numbe
 
 from __future__ import annotations
 
+import mmap
+import tempfile
+from pathlib import Path
+
 import msgspec
 import numpy as np
 import orjson
@@ -15,7 +19,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rootcause import Engine
-from rootcause.adapters.ndjson import Chunk, ContractRenderer, process_chunk
+from rootcause.adapters import ndjson as ndjson_module
+from rootcause.adapters.ndjson import (
+    Chunk,
+    ContractRenderer,
+    chunk_spans,
+    process_chunk,
+    read_chunks,
+    score_into,
+)
 from rootcause.engine import assess as assess_module
 from rootcause.engine.case import Case, check_case, check_cases
 from rootcause.engine.next_steps import N_LEVELS, gain_per_cost
@@ -173,3 +185,71 @@ def test_rendered_line_with_certainty_and_few_steps_left() -> None:
     parsed = orjson.loads(b"[" + block)
     assert parsed[0] == {"condition": ENGINE.model.conditions[3], "probability": 1.0}
     assert all(d["probability"] == 0.0 for d in parsed[1:])
+
+
+@given(
+    st.lists(st.sampled_from([b'{"a":1}', b"", b"x", b"  ", b"{}\r"]), max_size=30),
+    st.booleans(),
+    st.integers(1, 6),
+)
+def test_chunk_spans_split_lines_as_the_file_iterator_does(
+    lines: list[bytes], final_newline: bool, size: int
+) -> None:
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    with tempfile.TemporaryFile() as fh:
+        fh.write(data)
+        fh.flush()
+        fh.seek(0)
+        expected = [(c.first_line, c.lines) for c in read_chunks(fh, size)]
+        if not data:  # an empty file cannot be mapped; score_into scores it in-process
+            assert expected == []
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            spans = list(chunk_spans(mapped, size))
+    got = [(s.first_line, data[s.start : s.end].splitlines(keepends=True)) for s in spans]
+    assert got == expected
+    assert [s.lines for s in spans] == [len(lines) for _, lines in expected]
+    assert [s.index for s in spans] == list(range(len(spans)))
+
+
+def _ndjson(tmp_path: Path, n: int) -> Path:
+    src = tmp_path / "in.ndjson"
+    rng = np.random.default_rng(5)
+    findings = ENGINE.model.findings
+    rows = [
+        {"id": f"c{k}", "surgery": {"procedure": CONTRACT["procedures"][k % 5]}, "days_since_surgery": int(d)}
+        | {"findings": {findings[int(rng.integers(len(findings)))]: True}}
+        for k, d in enumerate(rng.integers(0, 900, n))
+    ]
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return src
+
+
+def test_workers_write_the_same_file_as_one_process(tmp_path: Path) -> None:
+    src = _ndjson(tmp_path, 300)
+    outputs = []
+    for workers in (1, 2, 3):
+        out = tmp_path / f"out{workers}.ndjson"
+        with src.open("rb") as fh, out.open("wb", buffering=0) as dst:
+            done = list(score_into(ENGINE, fh, dst.fileno(), chunk_size=16, workers=workers))
+        assert sum(n for _, n, _ in done) == 300
+        assert done[-1][2] == src.stat().st_size  # progress ends at the end of the input
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert len(outputs[0].splitlines()) == 300
+
+
+def test_a_failing_worker_stops_the_batch_with_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("scoring broke")
+
+    monkeypatch.setattr(ndjson_module, "process_chunk", broken)  # the forked workers inherit it
+    src = _ndjson(tmp_path, 50)
+    with (
+        src.open("rb") as fh,
+        (tmp_path / "out.ndjson").open("wb") as dst,
+        pytest.raises(RuntimeError, match="a batch worker failed: ValueError"),
+    ):
+        list(score_into(ENGINE, fh, dst.fileno(), chunk_size=8, workers=2))

@@ -9,11 +9,10 @@ with its number. Output keeps input order: a bad line yields an error object in 
 from __future__ import annotations
 
 import gc
+import mmap
 import os
-import shutil
-import tempfile
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -30,7 +29,7 @@ from rootcause.errors import FieldProblem
 from rootcause.knowledge.schema import TRIAGE_LEVELS
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from multiprocessing.connection import Connection
 
 _DECODE_MANY = msgspec.json.Decoder(list[Case])
 
@@ -252,105 +251,169 @@ def process_chunk(
     return pieces, errors
 
 
-def write_pieces(fd: int, pieces: list[Piece]) -> None:
-    """Write pieces to a file descriptor with gathered writes: no copy into one buffer first."""
+def write_pieces(fd: int, pieces: list[Piece], offset: int | None = None) -> None:
+    """Write pieces with gathered writes, no copy into one buffer first; at `offset` if given."""
     start = 0
     while start < len(pieces):
         batch = pieces[start : start + _IOV_MAX]
-        written = os.writev(fd, batch)
-        start += len(batch)
-        if written < sum(map(len, batch)):  # a short write (rare on files): finish byte-wise
+        written = os.writev(fd, batch) if offset is None else os.pwritev(fd, batch, offset)
+        size = sum(map(len, batch))
+        if written < size:  # a short write (rare on files): finish byte-wise
             rest = b"".join(batch)[written:]
+            at = None if offset is None else offset + written
             while rest:
-                rest = rest[os.write(fd, rest) :]
+                done = os.write(fd, rest) if at is None else os.pwrite(fd, rest, at)
+                rest = rest[done:]
+                at = None if at is None else at + done
+        if offset is not None:
+            offset += size
+        start += len(batch)
 
 
 _IOV_MAX = os.sysconf("SC_IOV_MAX")
 
 
 def score_into(
-    engine: Engine, chunks: Iterable[Chunk], out_fd: int, workers: int = 1
-) -> Iterator[tuple[list[LineError], int]]:
-    """Score chunks and write their output lines to `out_fd` in input order.
+    engine: Engine, src: BinaryIO, out_fd: int, chunk_size: int, workers: int = 1
+) -> Iterator[tuple[list[LineError], int, int]]:
+    """Score the NDJSON stream `src` a chunk at a time and write the output lines to `out_fd`.
 
-    Yields (errors, number of input lines) per chunk as it is written. With `workers` > 1
-    the chunks are scored in forked worker processes that inherit the loaded engine; each
-    writes its output to a spool file in memory (tmpfs), and this process splices the files
-    into the output in order (`os.sendfile`, no copy through Python), so only the input lines
-    and the errors cross between processes. BLAS is held to one thread per process: the
-    products are small and its idle threads would spin on the cores the chunks need.
+    Yields (errors, number of input lines, input bytes done) per chunk, in input order.
+    With `workers` > 1 the chunks are scored in forked worker processes that inherit the
+    loaded engine and a read-only map of the input file: only chunk spans, sizes and errors
+    cross between processes. Output stays in input order without passing through this
+    process: once every earlier chunk's output size is known, a worker is told its chunk's
+    offset and writes there itself. BLAS is held to one thread per process: the products are
+    small and its idle threads would spin on the cores the chunks need.
     """
-    global _WORKER
     import multiprocessing
 
     from threadpoolctl import threadpool_limits
 
     renderer = ContractRenderer(engine)
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    size = os.fstat(src.fileno()).st_size
+    if workers <= 1 or size == 0 or "fork" not in multiprocessing.get_all_start_methods():
         with threadpool_limits(limits=1, user_api="blas"):
-            for chunk in chunks:
+            for chunk in read_chunks(src, chunk_size):
                 pieces, errors = process_chunk(engine, chunk, renderer)
                 write_pieces(out_fd, pieces)
-                yield errors, len(chunk.lines)
+                yield errors, len(chunk.lines), src.tell()
         return
-    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only for workers
+    yield from _score_in_workers(engine, renderer, src, out_fd, chunk_size, workers)
 
-    in_memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    spool = tempfile.mkdtemp(prefix="rootcause-batch-", dir=in_memory)
-    _WORKER = (engine, renderer, spool)
+
+@dataclass(frozen=True)
+class _Span:
+    """A chunk as a byte range of the input map."""
+
+    index: int
+    first_line: int
+    start: int
+    end: int
+    lines: int
+
+
+def chunk_spans(data: mmap.mmap, chunk_size: int) -> Iterator[_Span]:
+    """Byte ranges of `chunk_size` lines each; lines end at b"\n", as a file iterator splits them."""
+    start, line, index, size = 0, 1, 0, len(data)
+    while start < size:
+        end, lines = start, 0
+        while lines < chunk_size and end < size:
+            end = data.find(b"\n", end) + 1 or size
+            lines += 1
+        yield _Span(index, line, start, end, lines)
+        index, line, start = index + 1, line + lines, end
+
+
+def _score_in_workers(
+    engine: Engine, renderer: ContractRenderer, src: BinaryIO, out_fd: int, chunk_size: int, workers: int
+) -> Iterator[tuple[list[LineError], int, int]]:
+    import multiprocessing
+    from multiprocessing.connection import Connection, wait
+
+    context = multiprocessing.get_context("fork")
+    data = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+    spans = chunk_spans(data, chunk_size)
+    processes, connections = [], []
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            pending: deque[tuple[Future[tuple[str, list[LineError]]], int]] = deque()
-
-            def finish() -> tuple[list[LineError], int]:
-                future, n = pending.popleft()
-                path, errors = future.result()
-                _splice(path, out_fd)
-                return errors, n
-
-            for chunk in chunks:
-                pending.append((pool.submit(_spool_chunk, chunk), len(chunk.lines)))
-                if len(pending) >= 2 * workers:
-                    yield finish()
-            while pending:
-                yield finish()
+        for _ in range(workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_worker, args=(engine, renderer, data, out_fd, theirs), daemon=True
+            )
+            process.start()
+            theirs.close()
+            processes.append(process)
+            connections.append(ours)
+        sized: dict[int, tuple[Connection, _Span, int, list[LineError]]] = {}
+        writing: set[int] = set()  # chunks told their offset and not yet written
+        next_index, offset = 0, 0  # the next chunk to place, and where it goes
+        idle = list(connections)
+        while True:
+            while idle and (span := next(spans, None)) is not None:
+                conn = idle.pop()
+                conn.send(span)
+                writing.add(span.index)
+            if not writing:
+                break
+            for ready in wait(connections):
+                assert isinstance(ready, Connection)
+                message = _receive(ready)
+                if isinstance(message, int):  # that chunk is written; the worker is free
+                    writing.discard(message)
+                    idle.append(ready)
+                    continue
+                span, n_bytes, errors = message
+                sized[span.index] = (ready, span, n_bytes, errors)
+            while next_index in sized:  # place every chunk whose predecessors are placed
+                conn, span, n_bytes, errors = sized.pop(next_index)
+                conn.send(offset)
+                offset += n_bytes
+                next_index += 1
+                yield errors, span.lines, span.end
     finally:
-        _WORKER = None
-        shutil.rmtree(spool, ignore_errors=True)
+        for conn in connections:
+            with suppress(OSError):
+                conn.send(None)
+            conn.close()
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        data.close()
 
 
-_WORKER: tuple[Engine, ContractRenderer, str] | None = None
+def _receive(conn: Connection) -> Any:
+    try:
+        message = conn.recv()
+    except EOFError:
+        raise RuntimeError("a batch worker process ended unexpectedly") from None
+    if isinstance(message, BaseException):
+        raise RuntimeError(f"a batch worker failed: {message!r}") from message
+    return message
 
 
-def _worker_init() -> None:
-    """In a forked worker: one BLAS thread, and no cyclic GC (batches make no cycles)."""
+def _worker(
+    engine: Engine, renderer: ContractRenderer, data: mmap.mmap, out_fd: int, conn: Connection
+) -> None:
+    """In a forked process: score each span sent, report its output size, write it at the offset given.
+
+    One BLAS thread, and no cyclic GC (batches make no cycles).
+    """
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
     gc.disable()
-
-
-def _spool_chunk(chunk: Chunk) -> tuple[str, list[LineError]]:
-    assert _WORKER is not None, "worker not initialised"
-    engine, renderer, spool = _WORKER
-    pieces, errors = process_chunk(engine, chunk, renderer)
-    path = os.path.join(spool, f"{chunk.first_line:012d}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        write_pieces(fd, pieces)
-    finally:
-        os.close(fd)
-    return path, errors
-
-
-def _splice(path: str, out_fd: int) -> None:
-    """Append a spool file to the output inside the kernel, then delete it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size, offset = os.fstat(fd).st_size, 0
-        while offset < size:
-            offset += os.sendfile(out_fd, fd, offset, size - offset)
-    finally:
-        os.close(fd)
-        os.unlink(path)
+        while (span := conn.recv()) is not None:
+            chunk = Chunk(span.first_line, data[span.start : span.end].splitlines(keepends=True))
+            pieces, errors = process_chunk(engine, chunk, renderer)
+            conn.send((span, sum(map(len, pieces)), errors))
+            offset = conn.recv()
+            if offset is None:
+                return
+            write_pieces(out_fd, pieces, offset)
+            conn.send(span.index)
+    except Exception as exc:  # reported to the main process, which stops the batch
+        with suppress(OSError):
+            conn.send(exc)

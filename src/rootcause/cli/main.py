@@ -121,7 +121,7 @@ def batch(
     import gc
     import os
 
-    from rootcause.adapters.ndjson import read_chunks, score_into
+    from rootcause.adapters.ndjson import score_into
 
     engine = engine_or_exit()
     if not input_file.is_file():
@@ -143,13 +143,13 @@ def batch(
     try:
         with input_file.open("rb") as src, tmp.open("wb", buffering=0) as dst, bar or nullcontext():
             task = bar.add_task("score", total=total, cases=0) if bar else None
-            for errors, n in score_into(engine, read_chunks(src, chunk_size), dst.fileno(), n_workers):
+            for errors, n, done in score_into(engine, src, dst.fileno(), chunk_size, n_workers):
                 for e in errors:
                     err.print(f"[red]{input_file}:{e}[/]", highlight=False)
                 n_errors += len(errors)
                 n_cases += n
                 if bar and task is not None:
-                    bar.update(task, completed=src.tell(), cases=n_cases)
+                    bar.update(task, completed=done, cases=n_cases)
     finally:
         gc.enable()
     tmp.replace(output)
