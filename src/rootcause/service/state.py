@@ -12,6 +12,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from rootcause.engine.assess import Engine, load_engine
+from rootcause.service.batching import AssessmentBatcher
 from rootcause.service.settings import Settings
 from rootcause.storage import Database
 from rootcause.storage.schemas import Actor
@@ -76,6 +77,7 @@ class ServiceState:
         self.cache: dict[str, bytes] = {}
         """Serialised responses that never change while the process runs (knowledge views)."""
         self._engine = engine
+        self._batcher: AssessmentBatcher | None = None
         self._lock = threading.Lock()
         self._migrated = False
 
@@ -95,6 +97,13 @@ class ServiceState:
                 if self._engine is None:
                     self._engine = load_engine()
         return self._engine
+
+    @property
+    def batcher(self) -> AssessmentBatcher:
+        """Assesses the cases of concurrent requests together (service/batching.py)."""
+        if self._batcher is None:
+            self._batcher = AssessmentBatcher(self.engine)
+        return self._batcher
 
     def migrate(self) -> None:
         """Apply migrations once per process when ``auto_migrate`` is on."""

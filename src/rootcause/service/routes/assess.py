@@ -16,7 +16,7 @@ from starlette.responses import Response
 from rootcause.engine.assess import Engine
 from rootcause.engine.case import Case
 from rootcause.errors import CaseError
-from rootcause.service.deps import ActorDep, EngineDep, JsonBody, SettingsDep
+from rootcause.service.deps import ActorDep, EngineDep, JsonBody, SettingsDep, StateDep
 from rootcause.service.models import AssessmentResult, BatchResult
 from rootcause.service.openapi import WITH_BODY, json_body
 from rootcause.service.problems import FieldError, ProblemError, field_errors, invalid_request
@@ -43,13 +43,16 @@ def json_response(obj: Any, status: int = 200) -> Response:
     responses={200: {"model": AssessmentResult, "description": "The assessment"}, **WITH_BODY},
     openapi_extra=json_body("Case", description="one case (spec/case-format.md §1)"),
 )
-async def assess(body: JsonBody, actor: ActorDep, engine: EngineDep, explain: Explain = True) -> Response:
+async def assess(
+    body: JsonBody, actor: ActorDep, engine: EngineDep, state: StateDep, explain: Explain = True
+) -> Response:
     """Differential, triage, next steps, explanations and treatments for one case.
 
     Invalid cases get 422 with one entry in `errors` per bad field (and suggestions for
     mistyped finding ids). Nothing is stored.
     """
-    result = engine.assess(body, explain=explain)
+    case = engine.parse(body)
+    result = await state.batcher.assess(case, explain=explain)
     return json_response(result.to_dict())
 
 
