@@ -10,12 +10,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml setup.py $(wildcard src/rootcause/engine/_*.c) | $(BIN)/python
+$(STAMP): pyproject.toml setup.py $(wildcard src/rootcause/*/_*.c) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
-$(DEV_STAMP): pyproject.toml setup.py $(wildcard src/rootcause/engine/_*.c) | $(BIN)/python
+$(DEV_STAMP): pyproject.toml setup.py $(wildcard src/rootcause/*/_*.c) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m compileall -q src
 	touch $(DEV_STAMP) $(STAMP)
@@ -46,4 +46,4 @@ docs: $(STAMP)
 	$(BIN)/python -m rootcause.knowledge.traceability docs/seed-claims.md
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info src/rootcause/engine/_*.so
+	rm -rf $(VENV) build dist *.egg-info src/rootcause/*/_*.so

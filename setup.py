@@ -1,18 +1,19 @@
-"""The compiled modules: the engine's two hot loops in C (src/rootcause/engine/_*.c).
+"""The compiled modules: the batch path's hot loops in C (src/rootcause/*/_*.c).
 
-_gain: information gain per cost and the top next steps; _findings: findings dicts to the
-state matrix. Everything else about the package is declared in pyproject.toml.
+engine._gain: information gain per cost and the top next steps; engine._findings: findings
+dicts to the state matrix; adapters._render: contract JSON lines for a scored chunk.
+Everything else about the package is declared in pyproject.toml.
 """
 
 from setuptools import Extension, setup
 
-KERNELS = ["_gain", "_findings"]
+KERNELS = ["engine._gain", "engine._findings", "adapters._render"]
 
 setup(
     ext_modules=[
         Extension(
-            f"rootcause.engine.{name}",
-            [f"src/rootcause/engine/{name}.c"],
+            f"rootcause.{name}",
+            [f"src/rootcause/{name.replace('.', '/')}.c"],
             # -O3 vectorises the loops over findings; -fno-trapping-math lets it turn their
             # float selects into blends (no FP exception is ever inspected). No -ffast-math:
             # the arithmetic stays IEEE, in the written order.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -178,13 +179,16 @@ def test_rendered_line_with_certainty_and_few_steps_left() -> None:
     assert row["case_id"] == 'quote " and \\ slash'
     assert len(row["next_steps"]) <= 2
     assert sum(d["probability"] for d in row["differential"]) == pytest.approx(1.0, abs=1e-9)
-    renderer = ContractRenderer(ENGINE)
+    parsed_case = ENGINE.parse(case)
+    scores = ENGINE.score([parsed_case])
     certain = np.zeros((1, ENGINE.model.n_conditions))
     certain[0, 3] = 1.0
-    block = bytes(renderer.differential(certain)[0])
-    parsed = orjson.loads(b"[" + block)
-    assert parsed[0] == {"condition": ENGINE.model.conditions[3], "probability": 1.0}
-    assert all(d["probability"] == 0.0 for d in parsed[1:])
+    blob, ends = ContractRenderer(ENGINE).render([parsed_case], replace(scores, posterior=certain))
+    assert list(ends) == [len(blob)]
+    differential = orjson.loads(blob)["differential"]
+    assert differential[0] == {"condition": ENGINE.model.conditions[3], "probability": 1.0}
+    assert all(d["probability"] == 0.0 for d in differential[1:])
+    assert b'"probability":1.0}' in blob and b'"probability":0.0}' in blob
 
 
 @given(

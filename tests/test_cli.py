@@ -146,3 +146,12 @@ def test_batch_with_worker_processes_matches_in_process(tmp_path: Path) -> None:
     assert a.exit_code == b.exit_code == 2
     assert one.read_bytes() == two.read_bytes()
     assert len(one.read_bytes().splitlines()) == len(cases) + 1
+
+
+def test_batch_keeps_freed_memory_on_glibc() -> None:
+    import platform
+
+    from rootcause.cli.main import keep_freed_memory
+
+    # both mallopt settings must be accepted where glibc is the C library (this machine's)
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from rootcause.adapters import _render
 from rootcause.engine.assess import BatchScores, Engine
 from rootcause.engine.case import CASE_DECODER, Case, check_cases, problem_from_msgspec
-from rootcause.engine.model import Array
 from rootcause.errors import FieldProblem
 from rootcause.knowledge.schema import TRIAGE_LEVELS
 
@@ -116,76 +116,27 @@ def decode_chunk(chunk: Chunk, finding_ids: frozenset[str]) -> list[Case | LineE
     return decoded
 
 
-PROBABILITY_DECIMALS = 12
-_NUMBER_WIDTH = 16  # two blanks, "0." or "1.", twelve decimals: four 4-byte words
-
-
 class ContractRenderer:
-    """Writes spec §5 objects for a scored chunk as JSON lines, the differential as array ops.
+    """Writes spec §5 objects for a scored chunk as JSON lines, in one C call (`_render.c`).
 
-    Every differential entry is laid out at the same width: the condition id, then the
-    probability right-aligned after `"probability":` (JSON allows the blanks) with twelve
-    decimals, which is within 5e-13 of the float and well inside the contract's 1e-9. So
-    each case's differential is a row gather of pre-rendered entries plus the digits, for the
-    whole chunk at once; per case Python only joins the head, that block and the next steps.
+    What does not change between cases is rendered here once with orjson: each cause's
+    `{"condition":…,"probability":` and each finding's next-step object; each chunk's
+    distinct triage objects are rendered once per chunk (cases share few of them).
     """
 
     def __init__(self, engine: Engine) -> None:
         model = engine.model
-        self.n_conditions = model.n_conditions
-        heads = [b'{"condition":' + orjson.dumps(c) + b',"probability":' for c in model.conditions]
-        self.number_at = max(map(len, heads))
-        self.entry_width = self.number_at + _NUMBER_WIDTH + 2  # + "}," or "}]"
-        self.entries = _padded(heads, self.entry_width)
-        self.entries[:, -2:] = np.frombuffer(b"},", dtype=np.uint8)
-        self.units = np.frombuffer(b"  0.  1.", dtype=np.uint32)  # the word before the decimals
-        self.quads = np.frombuffer(b"".join(b"%04d" % k for k in range(10_000)), dtype=np.uint32)
+        self.conditions = [b'{"condition":' + orjson.dumps(c) + b',"probability":' for c in model.conditions]
         kinds = zip(model.findings, model.finding_kind, strict=True)
-        steps = [orjson.dumps({"finding": f, "kind": k}) for f, k in kinds]
-        self.step_width = 1 + max(map(len, steps))
-        # one row per finding and a blank last row for "no further step"; the first step of a
-        # case has no comma before it, so it comes from its own table
-        self.first_steps = _padded([b" " + x for x in steps] + [b""], self.step_width)
-        self.later_steps = _padded([b"," + x for x in steps] + [b""], self.step_width)
-        self.version = orjson.dumps(engine.version)
+        self.steps = [orjson.dumps({"finding": f, "kind": k}) for f, k in kinds]
+        self.head = b',"knowledge_base_version":' + orjson.dumps(engine.version) + b',"triage":'
         self.rules = engine.triage_model.rules
         self.reasons = [f"Red flag ({cr.rule.level}): {cr.rule.reason}" for cr in self.rules]
         self.escalation_reason = [f"Posterior mass on causes needing {lvl} care" for lvl in TRIAGE_LEVELS]
         self.rule_bits = 1 << np.arange(len(self.rules), dtype=np.int64)
 
-    def body(self, scores: BatchScores) -> npt.NDArray[np.uint8]:
-        """(n, width) bytes: `,"differential":[…],"next_steps":[…]}` and a newline, per case."""
-        n = scores.posterior.shape[0]
-        diff = self.differential(scores.posterior)
-        steps = np.where(np.isfinite(scores.step_gain), scores.steps, self.first_steps.shape[0] - 1)
-        parts = [
-            np.broadcast_to(np.frombuffer(b',"differential":[', dtype=np.uint8), (n, 17)),
-            diff,
-            np.broadcast_to(np.frombuffer(b',"next_steps":[', dtype=np.uint8), (n, 15)),
-            self.first_steps[steps[:, 0]],
-            *[self.later_steps[steps[:, j]] for j in range(1, steps.shape[1])],
-            np.broadcast_to(np.frombuffer(b"]}\n", dtype=np.uint8), (n, 3)),
-        ]
-        return np.concatenate(parts, axis=1)
-
-    def differential(self, posterior: Array) -> npt.NDArray[np.uint8]:
-        """(n, C * width) bytes: each case's entries, most probable first, ending with "]"."""
-        n, n_c, width = posterior.shape[0], self.n_conditions, self.entry_width
-        order = np.argsort(-posterior, axis=1, kind="stable")
-        block = self.entries[order]  # (n, C, width)
-        scaled = np.rint(np.take_along_axis(posterior, order, axis=1) * 10**PROBABILITY_DECIMALS)
-        fixed = np.clip(scaled, 0, 10**PROBABILITY_DECIMALS).astype(np.int64)
-        words = np.empty((n, n_c, 4), dtype=np.uint32)
-        words[:, :, 0] = self.units[fixed // 10**PROBABILITY_DECIMALS]
-        words[:, :, 1] = self.quads[(fixed // 10**8) % 10_000]
-        words[:, :, 2] = self.quads[(fixed // 10**4) % 10_000]
-        words[:, :, 3] = self.quads[fixed % 10_000]
-        block[:, :, self.number_at : self.number_at + _NUMBER_WIDTH] = words.view(np.uint8)
-        block[:, -1, -1] = ord("]")
-        return block.reshape(n, n_c * width)
-
-    def triage(self, scores: BatchScores) -> list[bytes]:
-        """Each case's triage object; cases share few distinct ones, so each is rendered once."""
+    def triage(self, scores: BatchScores) -> tuple[list[bytes], npt.NDArray[np.int64]]:
+        """The distinct triage objects of a chunk, and which one each case has."""
         key = (scores.fired @ self.rule_bits) * 16 + scores.level * 4 + scores.escalated
         distinct, inverse = np.unique(key, return_inverse=True)
         rendered = []
@@ -199,32 +150,28 @@ class ContractRenderer:
                 reasons.append("No red flag; the likely causes can be managed at routine follow-up")
             rules = [self.rules[j].rule.id for j in fired]
             rendered.append(orjson.dumps({"level": TRIAGE_LEVELS[level], "reasons": reasons, "rules": rules}))
-        return [rendered[k] for k in inverse.tolist()]
+        return rendered, inverse.astype(np.int64).reshape(-1)
 
-    def render(self, cases: list[Case], scores: BatchScores) -> list[Piece]:
-        """Two pieces per case: its head (id, version, triage) and a view of its body row."""
+    def render(self, cases: list[Case], scores: BatchScores) -> tuple[bytes, npt.NDArray[np.int64]]:
+        """The cases' lines in one buffer, and the offset just past each line."""
         n = len(cases)
+        ends: npt.NDArray[np.int64] = np.empty(n, dtype=np.int64)
         if not n:
-            return []
-        body = memoryview(self.body(scores).reshape(-1).data)
-        size = len(body) // n
-        head = b',"knowledge_base_version":' + self.version + b',"triage":'
-        dumps = orjson.dumps
-        pieces: list[Piece] = [b""] * (2 * n)
-        pieces[0::2] = [
-            b"".join((b'{"case_id":', dumps(case.id), head, triage))
-            for case, triage in zip(cases, self.triage(scores), strict=True)
-        ]
-        pieces[1::2] = [body[i : i + size] for i in range(0, n * size, size)]
-        return pieces
-
-
-def _padded(fragments: list[bytes], width: int) -> npt.NDArray[np.uint8]:
-    """Fragments as rows of a byte table, blank-padded to one width (blanks are JSON whitespace)."""
-    table = np.full((len(fragments), width), ord(" "), dtype=np.uint8)
-    for j, fragment in enumerate(fragments):
-        table[j, : len(fragment)] = np.frombuffer(fragment, dtype=np.uint8)
-    return table
+            return b"", ends
+        triages, which = self.triage(scores)
+        blob = _render.lines(
+            [case.id for case in cases],
+            self.head,
+            triages,
+            which,
+            np.ascontiguousarray(scores.posterior, dtype=np.float64),
+            self.conditions,
+            np.ascontiguousarray(scores.steps, dtype=np.int64),
+            np.ascontiguousarray(scores.step_gain, dtype=np.float32),
+            self.steps,
+            ends,
+        )
+        return blob, ends
 
 
 Piece = bytes | memoryview
@@ -236,16 +183,18 @@ def process_chunk(
     """Score one chunk; return its output as pieces to write in order, and the errors."""
     items = decode_chunk(chunk, engine.finding_ids)
     good = [x for x in items if isinstance(x, Case)]
-    rendered = (renderer or ContractRenderer(engine)).render(good, engine.score(good))
+    blob, ends = (renderer or ContractRenderer(engine)).render(good, engine.score(good))
     if len(good) == len(items):
-        return rendered, []
+        return [blob], []
     errors = [x for x in items if isinstance(x, LineError)]
+    view = memoryview(blob)
     pieces: list[Piece] = []
-    k = 0
+    k, start = 0, 0
     for item in items:
         if isinstance(item, Case):
-            pieces += rendered[k : k + 2]
-            k += 2
+            end = int(ends[k])
+            pieces.append(view[start:end])
+            k, start = k + 1, end
         else:
             pieces.append(orjson.dumps(item.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
     return pieces, errors

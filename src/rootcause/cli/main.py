@@ -126,6 +126,7 @@ def batch(
     engine = engine_or_exit()
     if not input_file.is_file():
         fail(f"{input_file}: no such file")
+    keep_freed_memory()
     if chunk_size < 1:
         fail("--chunk-size: expected a positive number")
     total = input_file.stat().st_size
@@ -156,6 +157,26 @@ def batch(
     err.print(f"{n_cases} lines scored, {n_errors} invalid -> {output}", highlight=False)
     if n_errors:
         raise typer.Exit(2)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks of up to 32 MB for reuse; False where it cannot.
+
+    By default a block over 128 KB is mapped for each allocation and unmapped when freed, so
+    every chunk's arrays and output buffer (megabytes each) were page-faulted in afresh: a
+    fifth of a batch's time (100 000 cases: 1.42 -> 1.23 s, user + system time -15 %).
+    Worker processes inherit the setting.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 256 << 20))
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
 def _progress_bar() -> Progress:

@@ -68,8 +68,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "rootcause.engine._findings", "Findings dicts to the state matrix (see scoring.py).",
-    -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "rootcause.engine._findings",
+    .m_doc = "Findings dicts to the state matrix (see scoring.py).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__findings(void)

@@ -245,8 +245,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "rootcause.engine._gain", "Information gain kernels (see next_steps.py).", -1,
-    methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "rootcause.engine._gain",
+    .m_doc = "Information gain kernels (see next_steps.py).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__gain(void)
