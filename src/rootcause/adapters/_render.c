@@ -72,7 +72,7 @@ static char *put(char *at, const char *text, Py_ssize_t size)
     return at + size;
 }
 
-/* A JSON string, escaped as RFC 8259 requires (other UTF-8 passes through). */
+/* A JSON string, escaped as RFC 8259 requires and as orjson does (other UTF-8 passes through). */
 static char *put_json_string(char *at, const char *text, Py_ssize_t size)
 {
     static const char hex[] = "0123456789abcdef";
@@ -83,9 +83,18 @@ static char *put_json_string(char *at, const char *text, Py_ssize_t size)
             *at++ = '\\';
             *at++ = (char)ch;
         } else if (ch < 0x20) {
-            at = put(at, "\\u00", 4);
-            *at++ = hex[ch >> 4];
-            *at++ = hex[ch & 15];
+            *at++ = '\\';
+            switch (ch) {
+            case '\b': *at++ = 'b'; break;
+            case '\f': *at++ = 'f'; break;
+            case '\n': *at++ = 'n'; break;
+            case '\r': *at++ = 'r'; break;
+            case '\t': *at++ = 't'; break;
+            default:
+                at = put(at, "u00", 3);
+                *at++ = hex[ch >> 4];
+                *at++ = hex[ch & 15];
+            }
         } else {
             *at++ = (char)ch;
         }
@@ -93,6 +102,11 @@ static char *put_json_string(char *at, const char *text, Py_ssize_t size)
     *at++ = '"';
     return at;
 }
+
+/* "00" to "99": two digits per division */
+static const char PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                            "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                            "8081828384858687888990919293949596979899";
 
 /* p in [0, 1] with twelve decimals, trailing zeros dropped ("0.25", "1.0", "0.0"). */
 static char *put_probability(char *at, double p)
@@ -103,9 +117,9 @@ static char *put_probability(char *at, double p)
     *at++ = (char)('0' + whole);
     *at++ = '.';
     char digits[DECIMALS];
-    for (int d = DECIMALS - 1; d >= 0; d--) {
-        digits[d] = (char)('0' + part % 10);
-        part /= 10;
+    for (int d = DECIMALS - 2; d >= 0; d -= 2) {
+        memcpy(digits + d, PAIRS + 2 * (part % 100), 2);
+        part /= 100;
     }
     int used = DECIMALS;
     while (used > 1 && digits[used - 1] == '0')
@@ -113,16 +127,22 @@ static char *put_probability(char *at, double p)
     return put(at, digits, used);
 }
 
-/* Cause indices by probability, highest first; equal ones keep index order (insertion sort). */
-static void rank(const double *p, Py_ssize_t n_c, Py_ssize_t *order)
+typedef struct {
+    double p;
+    Py_ssize_t index;
+} Ranked;
+
+/* Causes by probability, highest first; equal ones keep index order (insertion sort). */
+static void rank(const double *p, Py_ssize_t n_c, Ranked *order)
 {
     for (Py_ssize_t j = 0; j < n_c; j++) {
+        Ranked item = { p[j], j };
         Py_ssize_t at = j;
-        while (at > 0 && p[order[at - 1]] < p[j]) {
+        while (at > 0 && order[at - 1].p < item.p) {
             order[at] = order[at - 1];
             at--;
         }
-        order[at] = j;
+        order[at] = item;
     }
 }
 
@@ -142,7 +162,7 @@ static PyObject *lines(PyObject *self, PyObject *args)
     Py_ssize_t head_size;
     Py_buffer triage_index = { 0 }, posterior = { 0 }, steps = { 0 }, gains = { 0 }, ends = { 0 };
     Text *triages = NULL, *conditions = NULL, *step_texts = NULL;
-    Py_ssize_t *order = NULL;
+    Ranked *order = NULL;
     if (!PyArg_ParseTuple(args, "O!y#Oy*y*Oy*y*Ow*:lines", &PyList_Type, &ids, &head, &head_size, &triage_list,
                           &triage_index, &posterior, &condition_list, &steps, &gains, &step_list, &ends))
         return NULL;
@@ -196,7 +216,7 @@ static PyObject *lines(PyObject *self, PyObject *args)
         total += fixed + id_size;
     }
     result = PyBytes_FromStringAndSize(NULL, total);
-    order = PyMem_Malloc((size_t)n_c * sizeof(Py_ssize_t));
+    order = PyMem_Malloc((size_t)n_c * sizeof(Ranked));
     if (result == NULL || order == NULL) {
         Py_CLEAR(result);
         if (!PyErr_Occurred())
@@ -222,11 +242,11 @@ static PyObject *lines(PyObject *self, PyObject *args)
         at = put(at, DIFFERENTIAL, sizeof DIFFERENTIAL - 1);
         rank(p, n_c, order);
         for (Py_ssize_t j = 0; j < n_c; j++) {
-            const Text *cause = &conditions[order[j]];
+            const Text *cause = &conditions[order[j].index];
             if (j)
                 *at++ = ',';
             at = put(at, cause->text, cause->size);
-            at = put_probability(at, p[order[j]]);
+            at = put_probability(at, order[j].p);
             *at++ = '}';
         }
         at = put(at, NEXT_STEPS, sizeof NEXT_STEPS - 1);
