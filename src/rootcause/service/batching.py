@@ -68,4 +68,3 @@ class AssessmentBatcher:
         for w, result in zip(group, results, strict=True):
             if not w.future.done():
                 w.future.set_result(result)
-
