@@ -257,3 +257,26 @@ def test_a_failing_worker_stops_the_batch_with_an_error(
         pytest.raises(RuntimeError, match="a batch worker failed: ValueError"),
     ):
         list(score_into(ENGINE, fh, dst.fileno(), chunk_size=8, workers=2))
+
+
+def test_triage_objects_kept_between_chunks_render_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    findings = ENGINE.model.findings
+    raw = [
+        {
+            "surgery": {"procedure": "fusion"},
+            "findings": {str(f): bool(rng.integers(0, 2)) for f in rng.choice(findings, 9)},
+        }
+        for _ in range(120)
+    ]
+    lines = [orjson.dumps(c) + b"\n" for c in raw]
+    monkeypatch.setattr(ndjson_module, "TRIAGE_CACHE", 5)
+    kept = ContractRenderer(ENGINE)
+    first, _ = process_chunk(ENGINE, Chunk(1, lines), kept)
+    again, _ = process_chunk(ENGINE, Chunk(1, lines), kept)  # now partly from the kept objects
+    fresh, _ = process_chunk(ENGINE, Chunk(1, lines), ContractRenderer(ENGINE))
+    distinct = {
+        orjson.dumps(orjson.loads(line)["triage"]) for line in b"".join(map(bytes, fresh)).splitlines()
+    }
+    assert len(distinct) > 5 and len(kept._triage_cache) == 5  # more than fit: the cache stays bounded
+    assert b"".join(map(bytes, first)) == b"".join(map(bytes, again)) == b"".join(map(bytes, fresh))

@@ -116,6 +116,9 @@ def decode_chunk(chunk: Chunk, finding_ids: frozenset[str]) -> list[Case | LineE
     return decoded
 
 
+TRIAGE_CACHE = 65_536  # rendered triage objects kept per renderer (a few MB at most)
+
+
 class ContractRenderer:
     """Writes spec §5 objects for a scored chunk as JSON lines, in one C call (`_render.c`).
 
@@ -134,23 +137,36 @@ class ContractRenderer:
         self.reasons = [f"Red flag ({cr.rule.level}): {cr.rule.reason}" for cr in self.rules]
         self.escalation_reason = [f"Posterior mass on causes needing {lvl} care" for lvl in TRIAGE_LEVELS]
         self.rule_bits = 1 << np.arange(len(self.rules), dtype=np.int64)
+        self._triage_cache: dict[int, bytes] = {}
 
     def triage(self, scores: BatchScores) -> tuple[list[bytes], npt.NDArray[np.int64]]:
-        """The distinct triage objects of a chunk, and which one each case has."""
+        """The distinct triage objects of a chunk, and which one each case has.
+
+        A triage object is fixed by the rules fired, the level and the escalation; each such
+        combination is rendered once and kept (up to TRIAGE_CACHE of them) for later chunks.
+        """
         key = (scores.fired @ self.rule_bits) * 16 + scores.level * 4 + scores.escalated
         distinct, inverse = np.unique(key, return_inverse=True)
         rendered = []
         for code in distinct.tolist():
-            fired = [j for j in range(len(self.rules)) if (code >> 4) & (1 << j)]
-            level, escalated = (code >> 2) & 3, code & 3
-            reasons = [self.reasons[j] for j in fired]
-            if escalated > 0:
-                reasons.append(self.escalation_reason[escalated])
-            if not reasons:
-                reasons.append("No red flag; the likely causes can be managed at routine follow-up")
-            rules = [self.rules[j].rule.id for j in fired]
-            rendered.append(orjson.dumps({"level": TRIAGE_LEVELS[level], "reasons": reasons, "rules": rules}))
+            text = self._triage_cache.get(code)
+            if text is None:
+                text = self._render_triage(code)
+                if len(self._triage_cache) < TRIAGE_CACHE:
+                    self._triage_cache[code] = text
+            rendered.append(text)
         return rendered, inverse.astype(np.int64).reshape(-1)
+
+    def _render_triage(self, code: int) -> bytes:
+        fired = [j for j in range(len(self.rules)) if (code >> 4) & (1 << j)]
+        level, escalated = (code >> 2) & 3, code & 3
+        reasons = [self.reasons[j] for j in fired]
+        if escalated > 0:
+            reasons.append(self.escalation_reason[escalated])
+        if not reasons:
+            reasons.append("No red flag; the likely causes can be managed at routine follow-up")
+        rules = [self.rules[j].rule.id for j in fired]
+        return orjson.dumps({"level": TRIAGE_LEVELS[level], "reasons": reasons, "rules": rules})
 
     def render(self, cases: list[Case], scores: BatchScores) -> tuple[bytes, npt.NDArray[np.int64]]:
         """The cases' lines in one buffer, and the offset just past each line."""
