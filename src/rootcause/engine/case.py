@@ -11,7 +11,6 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
@@ -182,7 +181,7 @@ def check_cases(cases: Sequence[Case], finding_ids: frozenset[str]) -> dict[int,
     One cheap pass picks the cases that could break a rule (an unknown finding id, dates,
     pain scores, an onset after the stated day count); only those get the full check.
     """
-    unknown = set(chain.from_iterable(c.findings for c in cases)) - finding_ids
+    unknown = set().union(*[c.findings for c in cases]) - finding_ids  # the dicts' keys, in C
     suspects = [
         i
         for i, c in enumerate(cases)
