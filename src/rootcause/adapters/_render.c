@@ -15,8 +15,8 @@
  * renders them once with orjson). A probability is written with twelve decimals, trailing
  * zeros dropped: within 5e-13 of the float, well inside the contract's 1e-9. Ties in the
  * differential keep the lower cause index first (a stable sort). Python did this as NumPy
- * gathers of fixed-width byte tables plus a join per case, about five times slower, and
- * padded every entry to the longest id.
+ * gathers of fixed-width byte tables plus a join per case (3.5 us a case against 1.3 here,
+ * with the triage objects) and padded every entry to the longest id.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
