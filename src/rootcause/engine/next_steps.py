@@ -20,6 +20,8 @@ and was 2.5x slower.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
@@ -36,14 +38,14 @@ KernelInputs = tuple[int, int, Array32, Array32, IntArray, npt.NDArray[np.bool_]
 
 def _chunks(
     model: Model, post: Array, known: npt.NDArray[np.bool_], floor: IntArray
-) -> list[tuple[slice, KernelInputs]]:
+) -> Iterator[tuple[slice, KernelInputs]]:
     """Per chunk of cases, the kernel's inputs: z, Σ π H_b(p) and y per level from one product.
 
-    The element-wise rest (every logarithm, the floor merge, the cost and the top k) runs in
+    Yielded one at a time, so each chunk's product is used while it is in cache and only one
+    is alive at once. The element-wise rest (every logarithm, the floor merge, the cost and the top k) runs in
     the C kernel `_gain.c`, one case's row at a time while it is in the L1 cache.
     """
     post32 = post.astype(np.float32)
-    out = []
     for start in range(0, post.shape[0], CHUNK):
         rows = slice(start, start + CHUNK)
         weighted = post32[rows] @ model.gain_weights32  # (n, F + F + 4F)
@@ -58,8 +60,7 @@ def _chunks(
             model.red_flag_bonus,
             model.cost_weight32,
         )
-        out.append((rows, inputs))
-    return out
+        yield rows, inputs
 
 
 def gain_per_cost(model: Model, post: Array, known: npt.NDArray[np.bool_], floor: IntArray) -> Array32:
