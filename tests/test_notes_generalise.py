@@ -102,6 +102,12 @@ def test_age_and_sex(text: str, age: int | None, sex: str | None) -> None:
             True,
         ),
         ("Hb 95 (from 128 pre-op). EBL 1500 mL.", "haemoglobin_drop", False),
+        # a stated loss explains a fall only when it is large enough for it (~25 mL per g/L)
+        ("Hb 88 from 121 pre-op; EBL 150 ml.", "haemoglobin_drop", True),
+        ("Hb 8.8 from 12.1 pre-op; EBL 1.2 L.", "haemoglobin_drop", False),
+        ("Hb 110 from 125 pre-op; EBL 400 mL.", "haemoglobin_drop", False),
+        ("Haemoglobin fell from 12.4 to 8.9 overnight; EBL was 200 mL.", "haemoglobin_drop", True),
+        ("Hb 88 from 121 pre-op, in keeping with blood loss at surgery.", "haemoglobin_drop", False),
         ("Bloods: CRP 28, ESR 41, rheumatoid factor pending.", "esr_elevated", True),
         ("Labs: CRP 12 mg/L on POD 10, WBC 7.2 K/uL.", "crp_elevated", False),
     ],
@@ -148,6 +154,12 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Mild LBP, worse bending, better lying down.", {"mechanical_back_pain": True}),
         ("Feet cool, DP/PT pulses not palpable bilat.", {"cold_pale_foot": True, "absent_foot_pulses": True}),
+        # not voiding is retention (a cauda equina red flag), never a denial of bladder trouble
+        ("He hasn't passed urine since this morning.", {"bladder_dysfunction": True}),
+        ("Hasn't been able to pass urine since 6am.", {"bladder_dysfunction": True}),
+        ("Has not passed urine for 12 hours.", {"bladder_dysfunction": True}),
+        ("He hasn't passed urine much today.", {"bladder_dysfunction": None}),
+        ("Passing urine normally.", {"bladder_dysfunction": False}),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:

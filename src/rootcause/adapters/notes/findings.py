@@ -147,6 +147,8 @@ class FindingReader:
                 continue
             negated = "NEGATED_EXISTENCE" in t.flags
             if t.info.kind == "bare":
+                if self.inside_phrase(t):
+                    continue  # "hasn't passed urine": the phrase is read, not the bare name in it
                 negated = negated or self.denied_list(t)
                 if (negated or "RESOLVED" in t.flags) and "HISTORICAL" not in t.flags:
                     for fid in t.info.findings:
@@ -209,6 +211,13 @@ class FindingReader:
         return any(
             m.category == "NEGATED_EXISTENCE" and m.modifier_span[1] <= t.span.start <= m.modifier_span[1] + 1
             for m in t.span._.modifiers
+        )
+
+    def inside_phrase(self, t: Target) -> bool:
+        """A bare name that is part of a lexicon phrase or frame (the phrase says what the name means)."""
+        return any(
+            o is not t and o.info.kind in ("lex", "negonly", "frame") and o.start <= t.start and t.end <= o.end
+            for o in self.nd.targets
         )
 
     def denied_list(self, t: Target) -> bool:
@@ -290,7 +299,7 @@ class FindingReader:
                 return None
             if base - value < m.drop_at_least:
                 return False
-            return not self.explained(m)
+            return not self.explained(m, base - value)
         if not m.range[0] <= value <= m.range[1]:
             return None
         if m.by_day:
@@ -325,12 +334,22 @@ class FindingReader:
             return value < m.true_below
         return None
 
-    def explained(self, m: Measurement) -> bool:
-        """One of the explanations is in the note, in a sentence that does not deny it."""
+    def explained(self, m: Measurement, fall: float) -> bool:
+        """One of the explanations is in the note, in a sentence that does not deny it.
+
+        A stated loss volume ("EBL 150 ml") explains the fall only when it is large enough for it.
+        """
         words = _rx(m.explained_by, case_sensitive_caps=False)
         denial = _rx(m.not_explained_cues, case_sensitive_caps=False) if m.not_explained_cues else None
         for sent in self.nd.sentences:
-            if words.search(sent.text) and not (denial and denial.search(sent.text)):
+            hit = words.search(sent.text)
+            if not hit or (denial and denial.search(sent.text)):
+                continue
+            stated = m.loss_volume and re.search(m.loss_volume.pattern, sent.text[hit.end() :], re.IGNORECASE)
+            if not stated or m.loss_volume is None:
+                return True
+            ml = float(stated.group("volume")) * (1000.0 if stated.group("unit").lower().startswith("l") else 1.0)
+            if ml >= m.loss_volume.ml_per_unit_fall * fall:
                 return True
         return False
 

@@ -113,6 +113,19 @@ class UnknownDay(Strict):
     false_at_or_below: float
 
 
+class LossVolume(Strict):
+    """A stated blood loss explains a fall only if it is large enough for it."""
+
+    pattern: str = Field(description="finds the volume after an explanation word: groups `volume`, `unit`")
+    ml_per_unit_fall: float = Field(gt=0, description="mL of stated loss needed per unit of fall")
+    estimate: str = Field(min_length=10, description="the reasoning behind ml_per_unit_fall")
+
+    @field_validator("pattern")
+    @classmethod
+    def _check(cls, pattern: str) -> str:
+        return _check_regex([pattern])[0]
+
+
 class Measurement(Strict):
     id: str
     finding: str
@@ -129,6 +142,7 @@ class Measurement(Strict):
     large_unit_true_above: float | None = None
     drop_at_least: float | None = None
     explained_by: list[str] = Field(default_factory=list)
+    loss_volume: LossVolume | None = None
     triggers: list[str] = Field(
         default_factory=list,
         description="lower-case strings one of which every match contains: the patterns are skipped for "
