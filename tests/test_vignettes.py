@@ -18,3 +18,24 @@ def test_public_vignettes_meet_the_bar(engine: Engine) -> None:
     assert summary["top3"] == 15, misses
     assert summary["top1"] >= 13, misses
     assert report.under_triaged == [], [(r.name, r.expected_triage, r.triage) for r in report.under_triaged]
+
+
+EXTRA = Path(__file__).parent / "data" / "vignettes_extra"
+# Written for session 5 by a helper from the shared evidence and clinical knowledge, without
+# access to the knowledge base; the model was not tuned to them. Two triage disagreements are
+# known and kept visible rather than fitted (docs/validation.md):
+KNOWN_UNDER_TRIAGE = {
+    "hv15-anterior-thigh-pain-above-old-fusion",  # reflex loss alone does not raise triage
+    "hv41-granuloma-around-haemostatic-material",  # a rare cause: the prior keeps scar first
+}
+
+
+def test_extra_vignettes_hold_their_accuracy(engine: Engine) -> None:
+    report = evaluate(engine, load_vignettes(EXTRA, engine))
+    summary = report.summary()
+    misses = [(r.name, r.expected, r.predicted, r.rank) for r in report.results if not r.top1]
+    assert summary["cases"] == 45
+    assert summary["top3"] == 45, misses
+    assert summary["top1"] >= 42, misses
+    under = {r.name for r in report.under_triaged}
+    assert under <= KNOWN_UNDER_TRIAGE, sorted(under - KNOWN_UNDER_TRIAGE)
