@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from rootcause import Engine, load_engine
@@ -130,6 +132,19 @@ def test_recurrence_rules_do_not_fire_for_pain_present_since_surgery(engine: Eng
     case = _case_for(rule_id, engine)
     case["leg_pain"]["onset_days"] = 0
     assert rule_id not in engine.assess(case).triage.rules
+
+
+def test_a_sudden_cold_foot_is_an_emergency_at_any_time(engine: Engine) -> None:
+    case: dict[str, Any] = {
+        "surgery": {"procedure": "laminectomy"},
+        "days_since_surgery": 400,
+        "leg_pain": {"onset_days": 399, "onset_speed": "gradual"},
+        "findings": {"cold_pale_foot": True, "peripheral_arterial_disease_history": True},
+    }
+    assert engine.assess(case).triage.level == "urgent"  # chronic arterial disease, late: same day
+    case["leg_pain"]["onset_speed"] = "sudden"
+    sudden = engine.assess(case).triage
+    assert sudden.level == "emergency" and "sudden_cold_foot" in sudden.rules
 
 
 def test_cold_foot_is_an_emergency_early_after_surgery(engine: Engine) -> None:
