@@ -160,6 +160,20 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Has not passed urine for 12 hours.", {"bladder_dysfunction": True}),
         ("He hasn't passed urine much today.", {"bladder_dysfunction": None}),
         ("Passing urine normally.", {"bladder_dysfunction": False}),
+        # grades as right/left pairs under a sides header; a bare "3/4" elsewhere is not a grade
+        ("Power (R/L): hip flex 5/4, knee ext 5/4, DF 4/3, EHL 3/2.", {"leg_weakness": True}),
+        ("Power (R/L): DF 5/2.", {"foot_drop": True}),
+        ("Power R/L: 5/5 throughout.", {"leg_weakness": False}),
+        ("Seen on 3/4 for review.", {"leg_weakness": None}),
+        ("Pt feels legs getting heavier over the last 2-3 h.", {"progressive_weakness": True}),
+        # "boggy", "fluctuant" and "tender" are the wound's only beside a wound word
+        ("O/E: MCPs 2-4 tender and boggy bilat.", {"wound_problem": None, "wound_tender_fluctuant": None}),
+        (
+            "O/E: Incision with purulent drainage and surrounding erythema, fluctuant on palpation.",
+            {"wound_tender_fluctuant": True, "wound_problem": True},
+        ),
+        ("Soft squishy lump under the scar, bigger when he stands.", {"wound_problem": True}),
+        ("I dont have a temperature and the scar looks fine.", {"fever": False, "wound_problem": False}),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:

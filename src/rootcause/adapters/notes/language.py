@@ -158,6 +158,7 @@ class Measurement(Strict):
 
 class Power(Strict):
     grade_pattern: str
+    sides_header: str = Field(description="a sentence with this gives grades as right/left pairs ('4/3')")
     generic: list[str]
     muscles: dict[str, list[str]]
     foot_drop_muscles: list[str]
@@ -170,7 +171,7 @@ class Power(Strict):
         for m in [*self.foot_drop_muscles, *self.femoral_muscles]:
             if m not in self.muscles:
                 raise ValueError(f"unknown muscle group {m!r}; expected one of {', '.join(self.muscles)}")
-        _check_regex([self.grade_pattern])
+        _check_regex([self.grade_pattern, self.sides_header])
         return self
 
 
