@@ -174,6 +174,22 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Soft squishy lump under the scar, bigger when he stands.", {"wound_problem": True}),
         ("I dont have a temperature and the scar looks fine.", {"fever": False, "wound_problem": False}),
+        # "no worse" is not "worse"; full power on one side does not deny the other side's weakness
+        ("Weakness lifting the big toe, no worse since waking.", {"progressive_weakness": False}),
+        (
+            "L EHL 3/5, L TA 4/5, rest 5/5. R 5/5 throughout.",
+            {"leg_weakness": True, "progressive_weakness": None},
+        ),
+        # retention that has resolved is absent now (annotation rule 6)
+        (
+            "Required straight cath x1 POD 0 for retention; Foley out, now voiding spontaneously.",
+            {"bladder_dysfunction": False},
+        ),
+        (
+            "Day 1: urinary retention (residual 650 ml), catheterised; TWOC Day 3 successful, voiding well.",
+            {"bladder_dysfunction": False},
+        ),
+        ("Urinary retention today, 900 ml residual.", {"bladder_dysfunction": True}),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:

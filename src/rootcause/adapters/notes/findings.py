@@ -17,9 +17,17 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Target
 from rootcause.adapters.notes.surgery import Evidence
 
 PAST = re.compile(
-    r"\b(?:had|was|were|initially|earlier|on\s+day\s+\d+|on\s+POD\s*\d+|post-?op(?:eratively)?)\b", re.I
+    r"\b(?:had|was|were|initially|earlier|required|needed|(?:on\s+)?day\s+\d+|(?:on\s+)?POD\s*#?\s*\d+"
+    r"|post-?op(?:eratively)?)\b",
+    re.I,
 )
-NOW = re.compile(r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since)\b", re.I)
+FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
+NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
+NOW = re.compile(
+    r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
+    r"|subsequently|thereafter|(?:foley|catheter)\s+out)\b",
+    re.I,
+)
 
 
 @dataclass
@@ -243,7 +251,7 @@ class FindingReader:
             if rq.finding != fid:
                 continue
             m = _rx(rq.words, case_sensitive_caps=False).search(after)
-            if m:
+            if m and not NEGATED_WORD.search(after[: m.start()]):  # "no worse since" is not "worse since"
                 for other, val in rq.sets.items():
                     self.add(other, val, t, "qualifier", t.end + m.start(), t.end + m.end())
 
@@ -424,6 +432,23 @@ class FindingReader:
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
 
+    def drop_partial_full_power(self) -> None:
+        """'L EHL 3/5 ... R 5/5 throughout': with a weak grade on examination, full power elsewhere is one
+        side's and says nothing about progression; only the grades speak for the weakness."""
+        if not any(r.finding == "leg_weakness" and r.value and r.source == "grade" for r in self.readings):
+            return
+        earlier = _rx(self.lang.new_deficit.earlier_cues, case_sensitive_caps=False)  # kept: read_new_deficit
+        self.readings = [
+            r
+            for r in self.readings
+            if not (
+                r.finding in ("progressive_weakness", "leg_weakness", "new_motor_deficit")
+                and not r.value
+                and FULL_POWER.search(self.nd.text[r.start : r.end])
+                and not (r.target is not None and earlier.search(r.target.sentence.text))
+            )
+        ]
+
     # ------------------------------------------------------------------ symptoms before the operation
     def read_long_preop(self) -> None:
         """'three years of leg pain before surgery' / 'sciatica for about 3 months before the op'."""
@@ -522,6 +547,7 @@ class FindingReader:
         self.read_phrases()
         self.read_measurements()
         self.read_grades()
+        self.drop_partial_full_power()
         self.read_long_preop()
         self.read_new_deficit(self.resolve())
         if self.examined_normal and self.resolve().get("leg_weakness") is False:
