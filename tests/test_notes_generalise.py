@@ -283,10 +283,34 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
         ("L5/S1 microdiscectomy with complete resolution of her sciatica.", "complete"),
         ("The discectomy relieved his calf pain only partially.", "partial"),
         ("it was totaly gone after the op.", "complete"),
+        ("Microdiscectomy. R leg pain (the indication) gone since surgery.", "complete"),
+        ("Discectomy. The right leg sciatica vanished after surgery, 100%.", "complete"),
+        ("PLIF. His pre-op right leg pain improved only partially after the fusion.", "partial"),
+        ("Discectomy 3 weeks ago. L leg pain massively better.", "partial"),
+        # "not relieved by lying still" is about rest, not the operation
+        (
+            "Discectomy 12 days ago. Back pain not relieved by lying still; leg pain totally gone after op.",
+            "complete",
+        ),
     ],
 )
 def test_relief_phrasings(text: str, relief: str) -> None:
     assert case(text).get("leg_pain", {}).get("relief_after_surgery") == relief
+
+
+@pytest.mark.parametrize(
+    ("text", "trend"),
+    [
+        ("Discectomy 6 weeks ago. Her leg pain has been exactly the same since.", "stable"),
+        ("Laminectomy 2 years ago. Her leg symptoms have gradually and steadily come back.", "worsening"),
+        ("Discectomy 3 weeks ago. Pain down both legs, worse today.", "worsening"),
+        ("XLIF 12 days ago. The thigh pain is a bit better than it was in hospital.", "improving"),
+        # easing on sitting is positional, not a course
+        ("Laminectomy 2 years ago. Leg ache after 100 m, easing when she sits down.", None),
+    ],
+)
+def test_trend_phrasings(text: str, trend: str | None) -> None:
+    assert case(text).get("leg_pain", {}).get("trend") == trend
 
 
 def test_operation_details() -> None:
