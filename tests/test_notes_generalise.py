@@ -190,6 +190,20 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"bladder_dysfunction": False},
         ),
         ("Urinary retention today, 900 ml residual.", {"bladder_dysfunction": True}),
+        ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),
+        ("No fall, no lifting or twisting.", {"event_before_onset": False}),
+        ("~6 weeks ago, no inciting event, she developed R thigh pain.", {"event_before_onset": False}),
+        ("BNO since op (usual for him after GA). No faecal leakage.", {"bowel_dysfunction": False}),
+        ("A headache, but it's the same lying down or sitting up.", {"positional_headache": False}),
+        ("Incisional back pain worse w/ mobilizing, settles in bed.", {"mechanical_back_pain": True}),
+        ("I lifted our window AC unit into the bedroom window by myself.", {"early_vigorous_activity": True}),
+        ("Ruptured L ACL playing netball at 5/52 post-op.", {"early_vigorous_activity": True}),
+        (
+            "Back pain: can't get comfortable in any position, up all night with it.",
+            {"severe_back_pain_at_rest": True},
+        ),
+        ("Same distribution as his pre-op sx.", {"same_distribution_as_before_surgery": True}),
+        ("It's the exact same pain as before the surgery.", {"same_distribution_as_before_surgery": True}),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:
