@@ -40,6 +40,18 @@ def test_heldout_notes_score() -> None:
     assert summary["fields"]["days_since_surgery"]["accuracy"] >= 0.95
 
 
+def test_second_heldout_set_keeps_its_score() -> None:
+    """30 notes written in session 5 by a helper who saw only the shared rules and examples. First run
+    (before the rules they prompted): F1 0.77 present / 0.85 absent, 8 red-flag polarity errors; the
+    floor below is what the general rules they prompted reached (docs/notes.md). Its annotator marks a
+    dermatomal distribution from a traced pain path, which the public notes do not: left unread."""
+    report = evaluate(load_notes(DATA / "notes_heldout2"), lambda text, date: read_note(text, date).case)
+    summary = report.summary()
+    assert summary["findings_present"]["f1"] >= 0.83, summary
+    assert summary["findings_absent"]["f1"] >= 0.87, summary
+    assert summary["red_flag_polarity_errors"] <= 1, report.red_flag_errors
+
+
 @pytest.mark.parametrize("folder", ["notes", "notes_extra"])
 def test_public_and_extra_notes_stay_exact(folder: str) -> None:
     report = evaluate(load_notes(DATA / folder), lambda text, date: read_note(text, date).case)
