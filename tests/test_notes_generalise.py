@@ -278,6 +278,20 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"days_since_surgery": 42, "side": "left", "onset_days": 38, "trend": "worsening"}),
         ("Spine Clinic 09/14/2026. s/p L3-L5 laminectomy 04/20/2026.", None, {"days_since_surgery": 147}),
         ("Spinal clinic 21.07.2026. L4/5 laminectomy 14.01.2026.", None, {"days_since_surgery": 188}),
+        # dates that fit both orders follow the note: a US note (y/o, °F) writes the month first
+        (
+            "SPINE CLINIC 04/07/2026. 70 y/o F. L4-S1 fusion on 03/02/2024. T 98.6 F.",
+            None,
+            {"days_since_surgery": 766},
+        ),
+        ("ED 11/09/2026. 48F. ALIF L5/S1 04/09/2026.", None, {"days_since_surgery": 7}),
+        ("Clinic 04/07/2026. GP letter. Fusion on 03/02/2024.", None, {"days_since_surgery": 882}),
+        # "3 days of back pain" is a symptom's length; the POD is the time since surgery
+        (
+            "s/p R L4-5 microdiscectomy, now POD 12, presents w/ 3 days of worsening back pain.",
+            None,
+            {"days_since_surgery": 12},
+        ),
         ("ED Note, Oct 19 2026. s/p L2-3 laminectomy on Sept 28 2026.", None, {"days_since_surgery": 21}),
         ("Pt is a 44 yo M, 10 wks s/p R L4-L5 microdiscectomy.", None, {"days_since_surgery": 70}),
         ("I'm 6 weeks out from my L5-S1 fusion.", None, {"days_since_surgery": 42}),

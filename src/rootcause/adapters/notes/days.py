@@ -109,7 +109,9 @@ class DaysMixin:
             op_start = self.op.targets[0].start - sent.start
             if re.search(r"\b(?:post|s/p|after|following)\b[^.;]{0,30}$", text[:op_start], re.I):
                 for d in found:
-                    if d.days is not None and d.start - sent.start > op_start:
+                    # "3 days of back pain" is how long a symptom has lasted, not the time since surgery
+                    symptom = re.match(r"^\s*(?:of|hx|history|h/o)\b", self.nd.text[d.end : sent.end], re.I)
+                    if d.days is not None and d.start - sent.start > op_start and not symptom:
                         return d.days, d.start, d.end
         if attached and self.op is not None:
             op_end = max(t.end for t in self.op.targets if t.sentence.index == sent.index) - sent.start

@@ -239,8 +239,19 @@ class Procedures(Strict):
     back_references: list[str]
 
 
+class DateStyle(Strict):
+    """Regular expressions counted to tell US (month first) from day-first notes, when every numeric
+    date in a note fits both orders."""
+
+    month_first_cues: list[str]
+    day_first_cues: list[str]
+
+    _check = field_validator("month_first_cues", "day_first_cues")(_check_regex)
+
+
 class Timeline(Strict):
     number_words: dict[str, float]
+    date_style: DateStyle
     vague_quantities: list[str]
     units: dict[Literal["day", "week", "fortnight", "month", "year"], list[str]]
     unit_days: dict[Literal["day", "week", "fortnight", "month", "year"], float]

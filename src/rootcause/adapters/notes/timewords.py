@@ -222,6 +222,24 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
     return found
 
 
+def _month_first(lang: NoteLanguage, text: str, numeric: list[re.Match[str]]) -> bool:
+    """Whether the note writes numeric dates month first (US): certain when one of its dates can only be read
+    that way ("09/14/2026") and none only the other way ("14/09/2026"); when all are ambiguous ("04/07/2026"),
+    the note's spelling and usage decide (°F, "y/o", "lbs" against °C, "GP", "mum"), day first on a tie."""
+    firsts = [int(m.group("d")) for m in numeric]
+    seconds = [int(m.group("m")) for m in numeric]
+    if any(v > 12 for v in firsts):
+        return False
+    if any(v > 12 for v in seconds):
+        return True
+    if not numeric:
+        return False
+    style = lang.timeline.date_style
+    us = sum(len(re.findall(rx, text)) for rx in style.month_first_cues)
+    uk = sum(len(re.findall(rx, text)) for rx in style.day_first_cues)
+    return us > uk
+
+
 def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[DateMention]:
     """Full dates, dates without a year (placed in the year before `reference`), and month-only dates."""
     p = patterns(lang)
@@ -233,12 +251,16 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
         return not any(x < b and a < y for x, y in spans)
 
     found = _date_matches(lang, text)
+    month_first = _month_first(lang, text, found[id(p.numeric_date)])
     for rx in (p.iso_date, p.numeric_date):
         for m in found[id(rx)]:
             y = _year(m.group("y"))
-            d = _mk(y, int(m.group("m")), int(m.group("d"))) if y else None
-            if d is None and y and rx is p.numeric_date and int(m.group("m")) > 12:
-                d = _mk(y, int(m.group("d")), int(m.group("m")))  # month/day/year ("09/14/2026")
+            first, second = int(m.group("d")), int(m.group("m"))
+            if rx is p.numeric_date and month_first and first <= 12:
+                first, second = second, first
+            d = _mk(y, second, first) if y else None
+            if d is None and y and rx is p.numeric_date and second > 12:
+                d = _mk(y, first, second)  # month/day/year ("09/14/2026")
             if d and free(*m.span()):
                 out.append(DateMention(d, m.start(), m.end(), m.group()))
                 spans.append(m.span())
