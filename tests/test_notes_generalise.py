@@ -286,6 +286,23 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ),
         ("ED 11/09/2026. 48F. ALIF L5/S1 04/09/2026.", None, {"days_since_surgery": 7}),
         ("Clinic 04/07/2026. GP letter. Fusion on 03/02/2024.", None, {"days_since_surgery": 882}),
+        # a clock time with "since" is today's; weeks "from" are counted from the operation
+        (
+            "POD 1 ALIF L5/S1. Pt: severe pain L calf + foot since ~05:00.",
+            None,
+            {"days_since_surgery": 1, "onset_days": 1, "onset_speed": "sudden"},
+        ),
+        (
+            "Microdiscectomy 28/08/2025. Leg pain settled for the first month. "
+            "From about 6 weeks she noticed a gradual return of pain.",
+            "2026-01-22",
+            {"onset_days": 42, "onset_speed": "gradual"},
+        ),
+        (
+            "Fusion 3 weeks ago. Since Sunday my LEFT calf has been swollen. It came on really fast.",
+            "2026-03-19",
+            {"onset_speed": "sudden"},
+        ),
         # "3 days of back pain" is a symptom's length; the POD is the time since surgery
         (
             "s/p R L4-5 microdiscectomy, now POD 12, presents w/ 3 days of worsening back pain.",

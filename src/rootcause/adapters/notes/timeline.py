@@ -38,6 +38,9 @@ SURGERY_WORD = re.compile(
 CLAUSE_BREAK = re.compile(r",\s*but\b|;|:|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
 
 
+FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
+
+
 @dataclass
 class TimelineReading:
     days_since: int | None = None
@@ -265,6 +268,16 @@ class TimeReader(DaysMixin):
                 if d.start < self.complaint_start(sent):
                     continue
                 if d.days is not None and self.after.match(rest) and self._set_onset(d.days, d.start, d.end):
+                    return sent
+                # "From about 6 weeks she noticed a gradual return": weeks counted from the operation
+                lead = self.nd.text[max(sent.start, d.start - 24) : d.start]
+                if (
+                    d.days is not None
+                    and FROM_POSTOP.search(lead)
+                    and self.onset_verbs.search(rest)
+                    and (days is None or d.days <= days)
+                    and self._set_onset(d.days, d.start, d.end)
+                ):
                     return sent
         if days is None:
             return self._since_operation(cands)
