@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from rootcause import Engine
 from rootcause.adapters.notes import read_note
 from rootcause.adapters.notes.scoring import evaluate, load_notes
 from rootcause.adapters.notes.typos import Corrector, OffsetMap
+from rootcause.knowledge.schema import TRIAGE_LEVELS
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,9 +49,29 @@ def test_second_heldout_set_keeps_its_score() -> None:
     dermatomal distribution from a traced pain path, which the public notes do not: left unread."""
     report = evaluate(load_notes(DATA / "notes_heldout2"), lambda text, date: read_note(text, date).case)
     summary = report.summary()
-    assert summary["findings_present"]["f1"] >= 0.83, summary
+    assert summary["findings_present"]["f1"] >= 0.85, summary
     assert summary["findings_absent"]["f1"] >= 0.87, summary
     assert summary["red_flag_polarity_errors"] <= 1, report.red_flag_errors
+
+
+@pytest.mark.parametrize(
+    ("folder", "most"), [("notes", 0), ("notes_extra", 1), ("notes_heldout", 1), ("notes_heldout2", 2)]
+)
+def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
+    """The safety end of reading: triage from the case read from a note against triage from the annotated
+    case. Never more than one level lower, and lower in at most `most` notes of a set (measured in
+    session 5: 0, 1, 1 and 2; the lower ones are a step from escalation, not a missed red flag)."""
+    lower = []
+    for note in load_notes(DATA / folder):
+        read = read_note(note.text, note.note_date).case
+        if "surgery" not in read:
+            continue
+        want = TRIAGE_LEVELS.index(engine.assess(note.expected).triage.level)
+        got = TRIAGE_LEVELS.index(engine.assess(read).triage.level)
+        assert got >= want - 1, (note.name, TRIAGE_LEVELS[want], TRIAGE_LEVELS[got])
+        if got < want:
+            lower.append(note.name)
+    assert len(lower) <= most, lower
 
 
 @pytest.mark.parametrize("folder", ["notes", "notes_extra"])
@@ -202,6 +224,16 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"bladder_dysfunction": False},
         ),
         ("Urinary retention today, 900 ml residual.", {"bladder_dysfunction": True}),
+        ("He also describes urinary urgency with occasional leaking.", {"bladder_dysfunction": True}),
+        ("Today I got winded walking to the mailbox.", {"chest_pain_or_breathlessness": True}),
+        (
+            "Sharp pain under my left ribs when I took a deep breath in.",
+            {"chest_pain_or_breathlessness": True},
+        ),
+        ("My left leg is weak lifting it to get into the car.", {"leg_weakness": True}),
+        ("FNST + R.", {"femoral_stretch_positive": True}),
+        # full power before the operation makes today's weakness new
+        ("Right EHL 4/5 (5/5 pre-op).", {"new_motor_deficit": True, "preop_motor_deficit": False}),
         ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),
         ("No fall, no lifting or twisting.", {"event_before_onset": False}),
         ("~6 weeks ago, no inciting event, she developed R thigh pain.", {"event_before_onset": False}),

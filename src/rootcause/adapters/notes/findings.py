@@ -367,9 +367,10 @@ class FindingReader:
         power = self.lang.power
         grades = [t for t in self.nd.targets if t.info.kind == "grade" and self.nd.usable(t)]
         for g in [g for g in grades if "HISTORICAL" in g.flags]:
-            gm = re.search(r"([0-4])\s*[+-]?\s*/\s*5", g.text)
+            gm = re.search(r"([0-5])\s*[+-]?\s*/\s*5", g.text)
             if gm and self.preop.search(g.sentence.text):
-                self.add("preop_motor_deficit", True, g, "preop")
+                # "Right EHL 4/5 (5/5 pre-op)": full power before the operation makes today's weakness new
+                self.add("preop_motor_deficit", gm.group(1) != "5", g, "preop")
         grades = [g for g in grades if "HISTORICAL" not in g.flags]
         if not grades:
             return

@@ -387,22 +387,29 @@ class TimeReader(DaysMixin):
     def read_speed(self, onset_sentence: Sentence | None) -> None:
         if onset_sentence is None or "onset_speed" in self.out.leg_pain:
             return
-        sp = self.lang.speed
         sents = [onset_sentence]
         nxt = onset_sentence.index + 1
         if nxt < len(self.nd.sentences) and self.nd.sentences[nxt].text:
             sents.append(self.nd.sentences[nxt])
-        hits: dict[str, tuple[int, int]] = {}
-        for sent in sents:
-            for cls in ("sudden", "gradual"):
-                for rx in getattr(sp, cls):
-                    m = _c(rx).search(sent.text)
-                    if m and cls not in hits:
-                        hits[cls] = (sent.start + m.start(), sent.start + m.end())
+        hits = self._speed_hits(sents)
+        if not hits:  # "CC: thigh pain x 6 wks. ... she developed it; came on over a day or two"
+            hits = self._speed_hits(
+                [s for s in self.complaint_sentences() if s.index > nxt and self.onset_verbs.search(s.text)]
+            )
         if len(hits) == 1:
             cls, (s, e) = next(iter(hits.items()))
             self.out.leg_pain["onset_speed"] = cls
             self.ev("leg_pain.onset_speed", cls, s, e)
+
+    def _speed_hits(self, sents: list[Sentence]) -> dict[str, tuple[int, int]]:
+        hits: dict[str, tuple[int, int]] = {}
+        for sent in sents:
+            for cls in ("sudden", "gradual"):
+                for rx in getattr(self.lang.speed, cls):
+                    m = _c(rx).search(sent.text)
+                    if m and cls not in hits:
+                        hits[cls] = (sent.start + m.start(), sent.start + m.end())
+        return hits
 
     # ------------------------------------------------------------------ trend
     def read_trend(self) -> None:
