@@ -50,7 +50,7 @@ def test_second_heldout_set_keeps_its_score() -> None:
     report = evaluate(load_notes(DATA / "notes_heldout2"), lambda text, date: read_note(text, date).case)
     summary = report.summary()
     assert summary["findings_present"]["f1"] >= 0.85, summary
-    assert summary["findings_absent"]["f1"] >= 0.87, summary
+    assert summary["findings_absent"]["f1"] >= 0.88, summary
     assert summary["red_flag_polarity_errors"] <= 1, report.red_flag_errors
 
 
@@ -232,6 +232,11 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("My left leg is weak lifting it to get into the car.", {"leg_weakness": True}),
         ("FNST + R.", {"femoral_stretch_positive": True}),
+        ("The lower end of the incision has been draining thick fluid.", {"wound_problem": True}),
+        ("No problems with the wound.", {"wound_problem": False}),
+        ("Weeing and pooing fine.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("No issues peeing or pooping.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("Power 4+/5 globally in both legs, unchanged from 2024.", {"progressive_weakness": False}),
         # full power before the operation makes today's weakness new
         ("Right EHL 4/5 (5/5 pre-op).", {"new_motor_deficit": True, "preop_motor_deficit": False}),
         ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),

@@ -417,6 +417,7 @@ class FindingReader:
         if weak:
             for _mu, _gr, g in weak[:1]:
                 self.add("leg_weakness", True, g, "grade")
+                self.qualify_reading("leg_weakness", g)  # "4+/5 globally, unchanged from 2024"
         else:
             g0 = graded[0][2]
             for fid in ("leg_weakness", "new_motor_deficit", "progressive_weakness"):
