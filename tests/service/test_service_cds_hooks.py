@@ -4,7 +4,6 @@ prefetch, the insufficient-data card and what is stored. Keys are made here; no 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from sqlalchemy import select
 
 from rootcause import Engine
 from rootcause.cdshooks import CdsResponse, DiscoveryResponse, FetchError
-from rootcause.service.cds_runtime import cds_runtime
 from rootcause.storage.models import AuditEvent, CdsCall, CdsCard, Patient
 
 from .cds_support import (
@@ -197,53 +195,6 @@ def test_a_replayed_jti_is_refused(cds: CdsWorld) -> None:
     one_card(call(cds, hook_body(full_prefetch()), headers))
     assert_problem(call(cds, hook_body(full_prefetch()), headers), 401, "replayed")
     assert len(stored_calls(cds)) == 1
-
-
-def test_a_call_claims_its_token_in_the_transaction_that_stores_it(
-    cds: CdsWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One write transaction per call: the replay store is not written on its own."""
-    replay = cds_runtime(cds.app).replay
-    alone: list[str] = []
-    seen = replay.seen
-
-    def spy(jti: str, issuer: str, until: dt.datetime) -> bool:
-        alone.append(jti)
-        return seen(jti, issuer, until)
-
-    monkeypatch.setattr(replay, "seen", spy)
-    headers = EHR_A.headers()
-    one_card(call(cds, hook_body(full_prefetch()), headers))
-    assert alone == []
-    assert_problem(call(cds, hook_body(full_prefetch()), headers), 401, "replayed")
-    assert len(stored_calls(cds)) == 1
-
-
-def test_a_failed_call_spends_its_token(cds: CdsWorld) -> None:
-    headers = EHR_A.headers()
-    r = call(cds, {"hook": "patient-view"}, headers)  # no hookInstance, no context: 400
-    assert r.status_code == 400, r.text
-    assert_problem(call(cds, hook_body(full_prefetch()), headers), 401, "replayed after a failed call")
-    assert stored_calls(cds) == []
-
-
-def test_a_replay_that_stores_first_leaves_the_call_refused_and_unstored(
-    cds: CdsWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both calls pass verification; the one that comes to store second is refused, storing nothing."""
-    runtime = cds_runtime(cds.app)
-    headers = EHR_A.headers()
-    jti = jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})["jti"]
-    handle = runtime.service.handle
-
-    def raced(hook: Any) -> Any:  # meanwhile a concurrent call with the same token records it
-        until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
-        assert runtime.replay.seen(jti, EHR_A.iss, until) is False
-        return handle(hook)
-
-    monkeypatch.setattr(runtime.service, "handle", raced)
-    assert_problem(call(cds, hook_body(full_prefetch()), headers), 401, "replayed during the call")
-    assert stored_calls(cds) == []
 
 
 def test_the_replay_cache_is_shared_by_two_app_instances(database_url: str, engine: Engine) -> None:

@@ -54,11 +54,6 @@ class ReplayStore(Protocol):
         """
         ...
 
-    def claimed(self, jti: str, issuer: str) -> bool:
-        """Whether (issuer, jti) is recorded and live: a read, for a caller that records the token
-        itself later, atomically with what the call stores (see ``JwtVerifier.verify``)."""
-        ...
-
 
 @dataclass(frozen=True)
 class TrustedIssuer:
@@ -78,7 +73,6 @@ class VerifiedToken:
     tenant: str | None = None
     subject: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
-    remember_until: dt.datetime | None = None  # how long the replay store must keep the jti
 
 
 class CachingJwksFetcher:
@@ -158,11 +152,6 @@ class InMemoryReplayStore:
             self._seen[key] = expires_at.timestamp()
             return False
 
-    def claimed(self, jti: str, issuer: str) -> bool:
-        with self._lock:
-            expires = self._seen.get((issuer, jti))
-            return expires is not None and expires >= self._clock()
-
 
 def _numeric(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
@@ -218,15 +207,8 @@ class JwtVerifier:
                 return key
         raise AuthError("unknown_key", f"kid {kid!r} not in the JWKS of {issuer.issuer}")
 
-    def verify(self, authorization: str | None, *, audience: str, claim: bool = True) -> VerifiedToken:
-        """Verify the ``Authorization`` header value for the endpoint URL ``audience``.
-
-        With ``claim`` the token's jti is recorded in the replay store before this returns. Without
-        it a recorded jti is still refused, but recording it is the caller's duty: it records
-        ``(issuer, jti)`` until ``remember_until`` in the same transaction as what the call stores,
-        refusing the call if that finds it recorded (a concurrent replay), and records it alone if
-        the call fails first. That saves a write transaction per call.
-        """
+    def verify(self, authorization: str | None, *, audience: str) -> VerifiedToken:
+        """Verify the ``Authorization`` header value for the endpoint URL ``audience``."""
         if not authorization:
             raise AuthError("missing_token")
         scheme, _, token = authorization.strip().partition(" ")
@@ -292,12 +274,7 @@ class JwtVerifier:
         if issuer.tenants is not None and tenant not in issuer.tenants:
             raise AuthError("tenant_not_allowed", f"tenant {tenant!r}")
         expires_at = dt.datetime.fromtimestamp(exp, dt.UTC)
-        remember_until = expires_at + dt.timedelta(seconds=self.leeway)
-        if claim:
-            replayed = self.replay.seen(jti, issuer.issuer, remember_until)
-        else:
-            replayed = self.replay.claimed(jti, issuer.issuer)
-        if replayed:
+        if self.replay.seen(jti, issuer.issuer, expires_at + dt.timedelta(seconds=self.leeway)):
             raise AuthError("replayed", f"jti {jti!r}")
         return VerifiedToken(
             issuer=issuer.issuer,
@@ -308,5 +285,4 @@ class JwtVerifier:
             tenant=tenant if isinstance(tenant, str) else None,
             subject=claims.get("sub") if isinstance(claims.get("sub"), str) else None,
             claims=dict(claims),
-            remember_until=remember_until,
         )

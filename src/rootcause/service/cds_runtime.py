@@ -20,14 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI
 
 from rootcause.cdshooks import (
-    AuthError,
     CachingJwksFetcher,
     CardSettings,
     CdsSettings,
@@ -56,9 +55,6 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Windows: the gate is then per process
     fcntl = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 log = logging.getLogger("rootcause.cdshooks")
 SOURCES_PATH = "/knowledge/sources"
@@ -215,20 +211,12 @@ class DatabaseReplayStore:
 
     def seen(self, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
         with self.gate, self.database.connection() as conn:  # one statement, committed at once
-            return not self.claim(conn, jti, issuer, expires_at)
-
-    def claim(self, conn: Connection, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
-        """Claim in the caller's transaction (the caller holds the write gate); True the first time."""
-        first = cds_storage.claim_jti(session=conn, issuer=issuer, jti=jti, expires_at=expires_at)
-        now = self.clock()
-        if now >= self._next_purge:
-            self._next_purge = now + self.purge_every_s
-            sessions.purge_expired(session=conn, kind=cds_storage.JTI_KIND)
-        return first
-
-    def claimed(self, jti: str, issuer: str) -> bool:
-        with self.database.connection() as conn:  # a read: no write gate
-            return cds_storage.jti_claimed(conn=conn, issuer=issuer, jti=jti)
+            first = cds_storage.claim_jti(session=conn, issuer=issuer, jti=jti, expires_at=expires_at)
+            now = self.clock()
+            if now >= self._next_purge:
+                self._next_purge = now + self.purge_every_s
+                sessions.purge_expired(session=conn, kind=cds_storage.JTI_KIND)
+        return not first
 
 
 @dataclass(frozen=True)
@@ -258,9 +246,11 @@ class CdsRuntime:
         self.entries = list(settings.cds_issuers)
         self.gate = _WriteGate(state.database)
         self.slots = CallSlots(settings.cds_concurrent_calls)
-        self.replay = DatabaseReplayStore(state.database, gate=self.gate)
         self.verifier = JwtVerifier(
-            trusted_issuers(self.entries), jwks or CachingJwksFetcher(), self.replay, clock=clock
+            trusted_issuers(self.entries),
+            jwks or CachingJwksFetcher(),
+            DatabaseReplayStore(state.database, gate=self.gate),
+            clock=clock,
         )
         engine = state.engine
         reader = FhirReader.from_kb(engine.kb)
@@ -368,27 +358,11 @@ class CdsRuntime:
 
     # ------------------------------------------------------------------ storing a call
 
-    def spend(self, caller: CdsCaller) -> None:
-        """Record a token verified without its claim (``claim=False``) whose call failed before
-        ``record``: a failed call's token is spent too. Best effort: with the database down the
-        call has failed anyway, and nothing was stored for it."""
-        token = caller.token
-        if token.remember_until is None:
-            return
-        try:
-            self.replay.seen(token.jti, token.issuer, token.remember_until)
-        except Exception:  # the call's own error is the one to report
-            log.warning("CDS Hooks: could not record a failed call's jti", exc_info=True)
-
     def record(self, caller: CdsCaller, request: HookRequest, result: PatientViewResult) -> dict[str, Any]:
         """Store the call (and its assessment, when one was made) in one transaction; return the
-        response body with links to what was stored. A token verified without its claim is claimed
-        in this transaction (one write transaction per call, not two); if it was claimed meanwhile
-        the call is a replay, nothing is stored, and ``AuthError`` is raised.
-
-        Everything that needs no database is prepared first (the rows, the patient record's
-        validation, the cards as JSON), so the transaction (SQLite's write lock) is held only for
-        the writes: Core statements, one per table."""
+        response body with links to what was stored. Everything that needs no database is prepared
+        first (the rows, the patient record's validation, the cards as JSON), so the transaction
+        (SQLite's write lock) is held only for the writes: Core statements, one per table."""
         fc = result.fhir_case
         fhir_patient_id = request.patient_view_context().patientId
         actor = caller.actor
@@ -435,12 +409,7 @@ class CdsRuntime:
         )
         card_kinds = [(c.uuid, _kind(c.uuid, request.hookInstance)) for c in response.cards if c.uuid]
         risk = result.risk_assessment
-        token = caller.token
         with self.gate, self.state.database.connection() as conn:
-            if token.remember_until is not None and not self.replay.claim(
-                conn, token.jti, token.issuer, token.remember_until
-            ):  # claimed by a concurrent call since it was verified: a replay; nothing is stored
-                raise AuthError("replayed", "claimed while the call ran")
             audit: list[dict[str, Any]] = []
             patient_id: uuid.UUID | None = None
             if patient is not None and stored is not None and parsed_case is not None:

@@ -48,21 +48,15 @@ _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,58}$")
 # ---------------------------------------------------------------------------- replay cache
 
 
-def _jti_key(issuer: str, jti: str) -> str:
-    """The row id: a SHA-256 of issuer and jti (both may be long)."""
-    return hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
-
-
 def claim_jti(*, session: Session | Connection, issuer: str, jti: str, expires_at: dt.datetime) -> bool:
-    """True the first time (issuer, jti) is seen until ``expires_at``; atomic across workers (a
-    concurrent second claim hits the primary key and is refused)."""
+    """True the first time (issuer, jti) is seen until ``expires_at``; atomic across workers.
+
+    The row id is a SHA-256 of issuer and jti (both may be long); a concurrent second claim hits
+    the primary key and is refused.
+    """
+    key = hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
     ttl = max(expires_at - utcnow(), dt.timedelta(seconds=1))
-    return sessions.claim_once(session=session, kind=JTI_KIND, id=_jti_key(issuer, jti), ttl=ttl)
-
-
-def jti_claimed(*, conn: Connection, issuer: str, jti: str) -> bool:
-    """Whether (issuer, jti) is claimed and not yet expired (a read)."""
-    return sessions.is_live(conn=conn, kind=JTI_KIND, id=_jti_key(issuer, jti))
+    return sessions.claim_once(session=session, kind=JTI_KIND, id=key, ttl=ttl)
 
 
 # ---------------------------------------------------------------------------- organisations

@@ -120,16 +120,6 @@ def get_session(*, session: Session, kind: str, id: str) -> StoredSession | None
     ).first()
 
 
-def is_live(*, conn: Session | Connection, kind: str, id: str) -> bool:
-    """Whether a live row has the key (one indexed read, no row loaded)."""
-    found = conn.execute(
-        select(StoredSession.id).where(
-            StoredSession.kind == kind, StoredSession.id == id, StoredSession.expires_at > utcnow()
-        )
-    ).first()
-    return found is not None
-
-
 def update_session(
     *,
     session: Session,

@@ -70,14 +70,14 @@ def _unauthorized() -> ProblemError:
 
 
 def _authenticate(
-    runtime: CdsRuntime, authorization: str | None, path: str, request_id: str | None, *, claim: bool = True
+    runtime: CdsRuntime, authorization: str | None, path: str, request_id: str | None
 ) -> CdsCaller:
     audience = runtime.audience(path)
     if audience is None:
         log.info("CDS Hooks call refused on %s: ROOTCAUSE_PUBLIC_BASE_URL is not set", path)
         raise _unauthorized()
     try:
-        token = runtime.verifier.verify(authorization, audience=audience, claim=claim)
+        token = runtime.verifier.verify(authorization, audience=audience)
     except AuthError as exc:
         log.info("CDS Hooks call refused on %s: %s", path, exc.reason)
         raise _unauthorized() from None
@@ -88,17 +88,14 @@ def _authenticate(
     return caller
 
 
-def _check(request: Request, path: str, *, claim: bool = True) -> CdsCaller:
-    """Authenticate the call to ``path`` (blocking: the replay cache is in the database).
-
-    ``claim=False`` leaves recording the token to the caller (``JwtVerifier.verify``)."""
+def _check(request: Request, path: str) -> CdsCaller:
+    """Authenticate the call to ``path`` (blocking: the replay cache is in the database)."""
     request.app.state.rootcause.migrate()
     return _authenticate(
         cds_runtime(request.app),
         request.headers.get("authorization"),
         path,
         request.scope.get("rootcause.request_id"),
-        claim=claim,
     )
 
 
@@ -211,29 +208,15 @@ def _patient_view(request: Request, raw: bytes) -> Response:
     request.app.state.rootcause.migrate()
     runtime = cds_runtime(request.app)
     with runtime.slots.held():  # a few calls at a time per worker (CallSlots)
-        # the token is claimed in the transaction that stores the call (one write per call), or
-        # alone if the call fails before that
-        caller = _check(request, SERVICE_PATH, claim=False)
+        caller = _check(request, SERVICE_PATH)
+        body = parse_json_body(raw)
         try:
-            body = parse_json_body(raw)
-            try:
-                hook = parse_hook_request(body)
-            except HookRequestError as exc:
-                raise _bad_request(exc.problems, "hook request") from None
-            _check_ids(hook)
-            result = runtime.service.handle(hook)
-        except BaseException:
-            runtime.spend(caller)
-            raise
-        try:
-            stored = runtime.record(caller, hook, result)
-        except AuthError as exc:
-            log.info("CDS Hooks call refused on %s: %s", SERVICE_PATH, exc.reason)
-            raise _unauthorized() from None
-        except BaseException:
-            runtime.spend(caller)
-            raise
-        return _json(stored)
+            hook = parse_hook_request(body)
+        except HookRequestError as exc:
+            raise _bad_request(exc.problems, "hook request") from None
+        _check_ids(hook)
+        result = runtime.service.handle(hook)
+        return _json(runtime.record(caller, hook, result))
 
 
 # ---------------------------------------------------------------------------- feedback
