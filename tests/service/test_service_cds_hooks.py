@@ -197,6 +197,14 @@ def test_a_replayed_jti_is_refused(cds: CdsWorld) -> None:
     assert len(stored_calls(cds)) == 1
 
 
+def test_a_failed_call_spends_its_token(cds: CdsWorld) -> None:
+    headers = EHR_A.headers()
+    r = call(cds, {"hook": "patient-view"}, headers)  # no hookInstance, no context: 400
+    assert r.status_code == 400, r.text
+    assert_problem(call(cds, hook_body(full_prefetch()), headers), 401, "replayed after a failed call")
+    assert stored_calls(cds) == []
+
+
 def test_the_replay_cache_is_shared_by_two_app_instances(database_url: str, engine: Engine) -> None:
     with world(database_url, engine) as first:
         second_app = build_app(database_url, engine, FakeFhir())

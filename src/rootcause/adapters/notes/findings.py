@@ -224,7 +224,7 @@ class FindingReader:
     def inside_phrase(self, t: Target) -> bool:
         """A bare name that is part of a lexicon phrase or frame (the phrase says what the name means)."""
         return any(
-            o is not t and o.info.kind in ("lex", "negonly", "frame") and o.start <= t.start and t.end <= o.end
+            o is not t and o.info.kind in ("lex", "negonly", "frame") and o.start <= t.start <= t.end <= o.end
             for o in self.nd.targets
         )
 
@@ -356,7 +356,8 @@ class FindingReader:
             stated = m.loss_volume and re.search(m.loss_volume.pattern, sent.text[hit.end() :], re.IGNORECASE)
             if not stated or m.loss_volume is None:
                 return True
-            ml = float(stated.group("volume")) * (1000.0 if stated.group("unit").lower().startswith("l") else 1.0)
+            litres = stated.group("unit").lower().startswith("l")
+            ml = float(stated.group("volume")) * (1000.0 if litres else 1.0)
             if ml >= m.loss_volume.ml_per_unit_fall * fall:
                 return True
         return False
