@@ -237,6 +237,27 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Weeing and pooing fine.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         ("No issues peeing or pooping.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         ("Power 4+/5 globally in both legs, unchanged from 2024.", {"progressive_weakness": False}),
+        # round 3 (US and UK writers)
+        (
+            "He cannot lift the front of the foot - it just flops - and it is getting worse every day.",
+            {"leg_weakness": True, "progressive_weakness": True},
+        ),
+        ("The left one feels weaker than friday.", {"leg_weakness": True, "progressive_weakness": True}),
+        ("My wee is really slow and i have to push to get it going.", {"bladder_dysfunction": True}),
+        (
+            "Retention in recovery POD 0 (residual 750 ml) - TWOC POD 1 successful, PU ++ with good stream.",
+            {"bladder_dysfunction": False},
+        ),
+        (
+            "He presented with urinary retention and saddle numbness. Saddle sensation has fully returned.",
+            {"saddle_anaesthesia": False},
+        ),
+        ("She was briefly pyrexial in recovery (37.9 C) with no further temperatures.", {"fever": False}),
+        (
+            "When I wiped after going to the bathroom I couldn't feel the toilet paper.",
+            {"saddle_anaesthesia": True},
+        ),
+        ("I sat on the toilet for 20 minutes and only a little bit came out.", {"bladder_dysfunction": True}),
         # full power before the operation makes today's weakness new
         ("Right EHL 4/5 (5/5 pre-op).", {"new_motor_deficit": True, "preop_motor_deficit": False}),
         ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),
@@ -339,6 +360,12 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             "Fusion 3 weeks ago. Since Sunday my LEFT calf has been swollen. It came on really fast.",
             "2026-03-19",
             {"onset_speed": "sudden"},
+        ),
+        # the operation named on a diagnosis line is still the operation done
+        (
+            "Dx: POD 1 s/p open L4-L5 and L5-S1 TLIF w/ posterior pedicle screw instrumentation.",
+            None,
+            {"procedure": "fusion", "days_since_surgery": 1},
         ),
         # "3 days of back pain" is a symptom's length; the POD is the time since surgery
         (

@@ -17,7 +17,8 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Target
 from rootcause.adapters.notes.surgery import Evidence
 
 PAST = re.compile(
-    r"\b(?:had|was|were|initially|earlier|required|needed|(?:on\s+)?day\s+\d+|(?:on\s+)?POD\s*#?\s*\d+"
+    r"\b(?:had|was|were|initially|earlier|required|needed|presented|at\s+presentation|(?:on\s+)?day\s+\d+"
+    r"|(?:on\s+)?POD\s*#?\s*\d+"
     r"|post-?op(?:eratively)?)\b",
     re.I,
 )
@@ -25,7 +26,7 @@ FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
-    r"|subsequently|thereafter|(?:foley|catheter)\s+out)\b",
+    r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered)\b",
     re.I,
 )
 
@@ -536,8 +537,8 @@ class FindingReader:
             pos = [r for r in self.readings if r.finding == fid and r.value and r.target is not None]
             neg = [r for r in self.readings if r.finding == fid and not r.value and r.target is not None]
             past = all(r.target is not None and PAST.search(r.target.sentence.text) for r in pos)
-            now = any(
-                NOW.search(self.nd.text[max(r.target.sentence.start, r.start - 40) : r.start])
+            now = any(  # "now voiding normally", "saddle sensation has fully returned"
+                NOW.search(self.nd.text[max(r.target.sentence.start, r.start - 40) : r.end])
                 for r in neg
                 if r.target
             )

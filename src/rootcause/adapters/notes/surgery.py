@@ -105,6 +105,10 @@ def _in_parens_after(nd: NoteDoc, t: Target) -> str:
     return ""
 
 
+DONE = re.compile(r"\b(?:s/p|status\s+post|post-?op|POD\s*#?\s*\d|underwent|had\s+(?:an?|his|her)\b)", re.I)
+PLAN_SECTIONS = frozenset({"plan"})
+
+
 def read_operation(nd: NoteDoc) -> OperationReading | None:
     lang = nd.lang
     ops = lang.procedures.operations
@@ -119,6 +123,17 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
             and not nd.ignored(t.section)
             and t.section not in lang.section_effects.family
             and t.flags & DROP_CATEGORIES == {"FAMILY"}
+        ]
+    if not procs:
+        # "Dx: POD 1 s/p L4-L5 TLIF": a diagnosis line that states the operation done (not planned)
+        procs = [
+            t
+            for t in nd.targets
+            if t.info.kind == "proc"
+            and t.section in lang.section_effects.ignore
+            and t.section not in PLAN_SECTIONS
+            and not (t.flags & DROP_CATEGORIES)
+            and DONE.search(t.sentence.text)
         ]
     if not procs:
         return None
