@@ -258,6 +258,12 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"saddle_anaesthesia": True},
         ),
         ("I sat on the toilet for 20 minutes and only a little bit came out.", {"bladder_dysfunction": True}),
+        (
+            "Straight cath x1 on POD 0 for retention (bladder scan 620 mL). Urinary retention resolved.",
+            {"bladder_dysfunction": False},
+        ),
+        ("Call for fever >101°F or wound drainage.", {"fever": None, "wound_problem": None}),
+        ("I haven't had a bowel movement since the surgery.", {"bowel_dysfunction": None}),
         # full power before the operation makes today's weakness new
         ("Right EHL 4/5 (5/5 pre-op).", {"new_motor_deficit": True, "preop_motor_deficit": False}),
         ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),

@@ -26,7 +26,8 @@ FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
-    r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered)\b",
+    r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
+    r"|resolved)\b",
     re.I,
 )
 
@@ -537,8 +538,12 @@ class FindingReader:
             pos = [r for r in self.readings if r.finding == fid and r.value and r.target is not None]
             neg = [r for r in self.readings if r.finding == fid and not r.value and r.target is not None]
             past = all(r.target is not None and PAST.search(r.target.sentence.text) for r in pos)
-            now = any(  # "now voiding normally", "saddle sensation has fully returned"
-                NOW.search(self.nd.text[max(r.target.sentence.start, r.start - 40) : r.end])
+            now = any(  # "now voiding normally", "saddle sensation has fully returned", "retention resolved"
+                NOW.search(
+                    self.nd.text[
+                        max(r.target.sentence.start, r.start - 40) : min(r.target.sentence.end, r.end + 20)
+                    ]
+                )
                 for r in neg
                 if r.target
             )
