@@ -138,6 +138,18 @@ class DaysMixin:
             if near:
                 anchor = self.op.targets[0].start
                 return min(near, key=lambda d: abs(d.start - anchor))
+            # "Re: fusion 2019 ... had a PLIF under your care on 11/04/2019": a later mention of the same
+            # operation may carry its date
+            chosen = self.op.entries[0].procedure
+            for t in self.nd.targets:
+                if t.info.kind != "proc" or not self.nd.usable(t) or t.sentence.index == sent.index:
+                    continue
+                if self.lang.procedures.operations[int(t.info.key)].procedure != chosen:
+                    continue
+                span = t.sentence
+                near = [d for d in mentions if span.start <= d.start < span.end and not d.month_only]
+                if near:
+                    return min(near, key=lambda d: abs(d.start - t.start))
         refs = words_re(self.lang.timeline.surgery_refs)
         for d in mentions:
             before = self.nd.text[max(0, d.start - 30) : d.start]

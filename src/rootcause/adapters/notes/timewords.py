@@ -41,6 +41,7 @@ class Patterns:
     day_month: re.Pattern[str]
     month_day: re.Pattern[str]
     month_only: re.Pattern[str]
+    numeric_month: re.Pattern[str]
     any_month: re.Pattern[str]
     this_month: re.Pattern[str]
     unit_of: dict[str, str]
@@ -103,6 +104,8 @@ def _build(lang: NoteLanguage) -> Patterns:
         rf"(?P<mon>{months})\b(?!\s*\d{{1,2}}\b(?!\d))(?:\s+(?P<y>\d{{4}})|\s+(?P<rel>last|this)\s+year)?",
         re.IGNORECASE,
     )
+    # "TLIF 03/2025"
+    numeric_month = re.compile(r"(?<![\d/.])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d{2})(?![\d/])")
     not_after = re.compile(rf"^\s*-?\s*(?:{_alt(tl.durations_not)})\b", re.IGNORECASE)
     any_month = re.compile(rf"\b(?:{months})\b", re.IGNORECASE)
     this_month = re.compile(
@@ -117,6 +120,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         day_month,
         month_day,
         month_only,
+        numeric_month,
         any_month,
         this_month,
         unit_of,
@@ -216,6 +220,7 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
     for rx in (p.iso_date, p.numeric_date, p.day_month, p.month_day, p.month_only, p.this_month):
         named = rx in (p.day_month, p.month_day, p.month_only)  # need a month name
         found[id(rx)] = list(rx.finditer(text)) if has_month or not named else []
+    found[id(p.numeric_month)] = list(p.numeric_month.finditer(text))
     if len(_DATE_MATCHES) > 256:
         _DATE_MATCHES.clear()
     _DATE_MATCHES[key] = (lang, found)
@@ -309,6 +314,11 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
         d = dt.date(y, mon, 15)
         out.append(DateMention(d, m.start("mon"), m.end(), text[m.start("mon") : m.end()], month_only=True))
         spans.append(m.span())
+    for m in found[id(p.numeric_month)]:  # "TLIF 08/2025": a month, counted from its 15th
+        if free(*m.span()):
+            d = dt.date(int(m.group("y")), int(m.group("m")), 15)
+            out.append(DateMention(d, m.start(), m.end(), m.group(), month_only=True))
+            spans.append(m.span())
     return sorted(out, key=lambda d: d.start)
 
 
