@@ -414,6 +414,14 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
         ("Discectomy. The right leg sciatica vanished after surgery, 100%.", "complete"),
         ("PLIF. His pre-op right leg pain improved only partially after the fusion.", "partial"),
         ("Discectomy 3 weeks ago. L leg pain massively better.", "partial"),
+        ("Microdiscectomy. Pre-op bilateral buttock/thigh pain - resolved since op per pt.", "complete"),
+        ("Laminectomy. Leg pain (bilateral pre-op) 'mostly gone' since the op.", "partial"),
+        ("PLIF 2020. His leg pain was not improved by the 2020 operation.", "none"),
+        ("Fusion. Her pre-operative bilateral leg pain improved by about half after the fusion.", "partial"),
+        # scores before and after the operation
+        ("Discectomy 2 days ago. R leg pain 1/10 this AM; was 9/10 at his pre-op visit.", "partial"),
+        ("Microdiscectomy. R leg pain 8/10 at pre-op clinic visit. Post op R leg pain 0/10.", "complete"),
+        ("Discectomy. Leg pain 8/10 today, 8/10 before the operation.", "none"),
         # "not relieved by lying still" is about rest, not the operation
         (
             "Discectomy 12 days ago. Back pain not relieved by lying still; leg pain totally gone after op.",

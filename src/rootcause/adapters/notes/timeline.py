@@ -38,6 +38,26 @@ SURGERY_WORD = re.compile(
 CLAUSE_BREAK = re.compile(r",\s*but\b|;|:|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
 
 
+SCORE_10 = re.compile(r"(?<![\d.])(?P<v>10|\d(?:\.\d)?)\s*/\s*10\b")
+PREOP_CUE = re.compile(
+    r"\bpre-?op\w*|\bbefore\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:op|operation|surgery)\b|\bmorning\s+of\s+(?:the\s+)?"
+    r"surgery\b|\banaesthetic\s+room\b|\bat\s+listing\b|\bpre-?operative\w*",
+    re.I,
+)
+
+
+def _around(text: str, m: re.Match[str]) -> str:
+    """The words beside a score up to the next score or clause break: what it is dated by."""
+    left = re.split(r"[;(]|\d\s*/\s*10", text[: m.start()])[-1][-30:]
+    right = re.split(r"[;)]|\d\s*/\s*10", text[m.end() :])[0][:45]
+    return left + " " + right
+
+
+# the pain went and came back: its onset is that return, not the operation
+RETURN_CUE = re.compile(
+    r"\b(?:came\s+back|come\s+back|returned|return\s+of|recurr\w*|flared|back\s+again|started\s+again|new\s+\w*\s*pain)\b",
+    re.I,
+)
 FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
 
 
@@ -193,6 +213,45 @@ class TimeReader(DaysMixin):
         self.ev("leg_pain.relief_after_surgery", cls, start, end)
         brk = CLAUSE_BREAK.search(sent.text, end - sent.start)
         return sent, (sent.start + brk.start()) if brk else sent.end
+
+    def read_relief_from_scores(self) -> None:
+        """'R leg pain 1/10 this AM; was 9/10 at his pre-op visit': a leg-pain score before the operation and
+        one after it, in a sentence and the next, give the relief (0 now: complete; at least 2 points lower:
+        partial; no lower: none)."""
+        live = self.nd.live_sentences()
+        for i, sent in enumerate(live):
+            if sent.index in self.exam_sentences or not self.legish(sent.text) or self.back.search(sent.text):
+                continue
+            text = sent.text
+            if (
+                len(SCORE_10.findall(text)) == 1
+                and i + 1 < len(live)
+                and not self.back.search(live[i + 1].text)
+            ):
+                text = self.nd.text[
+                    sent.start : live[i + 1].end
+                ]  # "...1/10 this AM; was 9/10 at his pre-op visit"
+            scores = list(SCORE_10.finditer(text))
+            if len(scores) < 2:
+                continue
+            before = [m for m in scores if PREOP_CUE.search(_around(text, m))]
+            after = [m for m in scores if m not in before]
+            if len(before) != 1 or not after:
+                continue
+            pre, post = float(before[0].group("v")), min(float(m.group("v")) for m in after)
+            cls = (
+                "complete" if post == 0 else "partial" if post <= pre - 2 else "none" if post >= pre else None
+            )
+            if cls is None:
+                continue
+            self.out.leg_pain["relief_after_surgery"] = cls
+            self.ev(
+                "leg_pain.relief_after_surgery",
+                cls,
+                sent.start + before[0].start(),
+                sent.start + before[0].end(),
+            )
+            return
 
     # ------------------------------------------------------------------ side
     def side_in(self, text: str, base: int) -> tuple[str, int, int] | None:
@@ -518,6 +577,8 @@ class TimeReader(DaysMixin):
             if s.index not in self.exam_sentences
         )
         self.read_scores()
+        if "relief_after_surgery" not in self.out.leg_pain:
+            self.read_relief_from_scores()
         if not no_pain:
             self.read_side(relief_clause)
             onset_sentence = self.read_onset()
@@ -527,11 +588,12 @@ class TimeReader(DaysMixin):
             if "onset_days" not in self.out.leg_pain and relief == "none":
                 ev = next(e for e in self.out.evidence if e.field == "leg_pain.relief_after_surgery")
                 self._set_onset(0, ev.start, ev.end)
+            returned = any(RETURN_CUE.search(s.text) for s in self.complaint_sentences())
             if (
                 "onset_days" not in self.out.leg_pain
                 and relief in ("partial", "none")
                 and self.out.leg_pain.get("trend") != "worsening"
-                and any(s["day"] == self.out.days_since for s in self.out.pain_scores)
+                and (any(s["day"] == self.out.days_since for s in self.out.pain_scores) or not returned)
             ):
                 ev = next(e for e in self.out.evidence if e.field == "leg_pain.relief_after_surgery")
                 self._set_onset(0, ev.start, ev.end)
