@@ -264,6 +264,21 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Call for fever >101°F or wound drainage.", {"fever": None, "wound_problem": None}),
         ("I haven't had a bowel movement since the surgery.", {"bowel_dysfunction": None}),
+        # asymmetric reflex grades, ankle-brachial indices, vascular imaging, lay breathlessness
+        ("Reflexes: Achilles R 1+, L 2+; patellar 2+ bilat.", {"reflex_loss": True}),
+        ("L patellar 1+, R 2+; Achilles 2+ bilat.", {"reflex_loss": True}),
+        ("Pre-op: Achilles R 1+, L 2+.", {"reflex_loss": None}),
+        ("ABI: R 1.04, L 0.58.", {"abi_low": True}),
+        (
+            "CTA: focal 80% stenosis of the L common iliac artery with an intimal flap.",
+            {"angiography_arterial_lesion": True},
+        ),
+        (
+            "Cramping in the L calf after a block, relieved within 2-3 min by standing still.",
+            {"calf_claudication_relieved_by_standing": True},
+        ),
+        ("MRI: recurrent L paracentral extrusion at L4-5.", {"mri_disc_at_operated_level": True}),
+        ("I got really puffed out walking up the stairs.", {"chest_pain_or_breathlessness": True}),
         # full power before the operation makes today's weakness new
         ("Right EHL 4/5 (5/5 pre-op).", {"new_motor_deficit": True, "preop_motor_deficit": False}),
         ("Reflexes: KJ/AJ ++ and symmetrical.", {"reflex_loss": False}),

@@ -22,6 +22,14 @@ PAST = re.compile(
     r"|post-?op(?:eratively)?)\b",
     re.I,
 )
+_JERK = (
+    r"(?:patellar|achilles|ankle\s+jerks?|knee\s+jerks?|ankle\s+reflex(?:es)?|knee\s+reflex(?:es)?|AJs?|KJs?)"
+)
+REFLEX_PAIR = re.compile(
+    rf"\b{_JERK}\b\s*:?\s*[RL]\s*(?P<g1>[0-4])\s*\+?\s*[,/;]?\s*(?:and\s+)?[RL]\s*(?P<g2>[0-4])\s*\+?"
+    rf"|\b[RL]\s+{_JERK}\b\s*(?P<g1b>[0-4])\s*\+?\s*[,/;]\s*[RL](?:\s+{_JERK})?\s*(?P<g2b>[0-4])\s*\+?",
+    re.I,
+)
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
@@ -453,6 +461,32 @@ class FindingReader:
             )
         ]
 
+    def read_reflex_grades(self) -> None:
+        """'Achilles R 1+, L 2+', 'L patellar 1+, R 2+': a reflex graded 0 or 1+ beside a 2+ on the other side
+        is a lost reflex. Only the asymmetric case is read; equal grades say no more than the phrases do."""
+        for sent in self.nd.live_sentences():
+            if "HISTORICAL" in self._sentence_flags(sent) or self.preop.search(sent.text):
+                continue
+            for m in REFLEX_PAIR.finditer(sent.text):
+                g1, g2 = int(m.group("g1") or m.group("g1b")), int(m.group("g2") or m.group("g2b"))
+                if min(g1, g2) <= 1 and max(g1, g2) >= 2:
+                    self.add(
+                        "reflex_loss",
+                        True,
+                        None,
+                        "reflex_grade",
+                        sent.start + m.start(),
+                        sent.start + m.end(),
+                    )
+                    return
+
+    def _sentence_flags(self, sent: Any) -> frozenset[str]:
+        flags: set[str] = set()
+        for t in self.nd.targets:
+            if t.sentence.index == sent.index:
+                flags |= t.flags
+        return frozenset(flags)
+
     # ------------------------------------------------------------------ symptoms before the operation
     def read_long_preop(self) -> None:
         """'three years of leg pain before surgery' / 'sciatica for about 3 months before the op'."""
@@ -555,6 +589,7 @@ class FindingReader:
         self.read_phrases()
         self.read_measurements()
         self.read_grades()
+        self.read_reflex_grades()
         self.drop_partial_full_power()
         self.read_long_preop()
         self.read_new_deficit(self.resolve())
