@@ -49,18 +49,30 @@ def test_second_heldout_set_keeps_its_score() -> None:
     dermatomal distribution from a traced pain path, which the public notes do not: left unread."""
     report = evaluate(load_notes(DATA / "notes_heldout2"), lambda text, date: read_note(text, date).case)
     summary = report.summary()
-    assert summary["findings_present"]["f1"] >= 0.85, summary
+    assert summary["findings_present"]["f1"] >= 0.86, summary
     assert summary["findings_absent"]["f1"] >= 0.88, summary
     assert summary["red_flag_polarity_errors"] <= 1, report.red_flag_errors
 
 
+def test_third_heldout_set_keeps_its_score() -> None:
+    """50 notes written in session 5 by two more writers (US and UK documentation styles). First run: F1
+    0.69/0.81 (US) and 0.77/0.90 (UK), 7 and 5 red-flag polarity errors; the floor is what the general rules
+    they prompted reached (docs/notes.md)."""
+    report = evaluate(load_notes(DATA / "notes_heldout3"), lambda text, date: read_note(text, date).case)
+    summary = report.summary()
+    assert summary["findings_present"]["f1"] >= 0.78, summary
+    assert summary["findings_absent"]["f1"] >= 0.86, summary
+    assert summary["red_flag_polarity_errors"] <= 5, report.red_flag_errors
+
+
 @pytest.mark.parametrize(
-    ("folder", "most"), [("notes", 0), ("notes_extra", 1), ("notes_heldout", 1), ("notes_heldout2", 2)]
+    ("folder", "most"),
+    [("notes", 0), ("notes_extra", 1), ("notes_heldout", 1), ("notes_heldout2", 2), ("notes_heldout3", 4)],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
     """The safety end of reading: triage from the case read from a note against triage from the annotated
     case. Never more than one level lower, and lower in at most `most` notes of a set (measured in
-    session 5: 0, 1, 1 and 2; the lower ones are a step from escalation, not a missed red flag)."""
+    session 5: 0, 1, 1, 2 and 4; the lower ones are a step from escalation, not a missed red flag)."""
     lower = []
     for note in load_notes(DATA / folder):
         read = read_note(note.text, note.note_date).case
