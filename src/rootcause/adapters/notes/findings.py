@@ -360,16 +360,18 @@ class FindingReader:
         words = _rx(m.explained_by, case_sensitive_caps=False)
         denial = _rx(m.not_explained_cues, case_sensitive_caps=False) if m.not_explained_cues else None
         for sent in self.nd.sentences:
-            hit = words.search(sent.text)
-            if not hit or (denial and denial.search(sent.text)):
+            if denial and denial.search(sent.text):
                 continue
-            stated = m.loss_volume and re.search(m.loss_volume.pattern, sent.text[hit.end() :], re.IGNORECASE)
-            if not stated or m.loss_volume is None:
-                return True
-            litres = stated.group("unit").lower().startswith("l")
-            ml = float(stated.group("volume")) * (1000.0 if litres else 1.0)
-            if ml >= m.loss_volume.ml_per_unit_fall * fall:
-                return True
+            for hit in words.finditer(sent.text):  # "c/w EBL 250 mL + hemodilution": either may explain it
+                stated = m.loss_volume and re.search(
+                    m.loss_volume.pattern, sent.text[hit.end() :], re.IGNORECASE
+                )
+                if not stated or m.loss_volume is None:
+                    return True
+                litres = stated.group("unit").lower().startswith("l")
+                ml = float(stated.group("volume").replace(",", "")) * (1000.0 if litres else 1.0)
+                if ml >= m.loss_volume.ml_per_unit_fall * fall:
+                    return True
         return False
 
     # ------------------------------------------------------------------ power grades
