@@ -61,8 +61,8 @@ def test_third_heldout_set_keeps_its_score() -> None:
     report = evaluate(load_notes(DATA / "notes_heldout3"), lambda text, date: read_note(text, date).case)
     summary = report.summary()
     assert summary["findings_present"]["f1"] >= 0.78, summary
-    assert summary["findings_absent"]["f1"] >= 0.86, summary
-    assert summary["red_flag_polarity_errors"] <= 5, report.red_flag_errors
+    assert summary["findings_absent"]["f1"] >= 0.87, summary
+    assert summary["red_flag_polarity_errors"] <= 4, report.red_flag_errors
 
 
 @pytest.mark.parametrize(
@@ -284,6 +284,18 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Call for fever >101°F or wound drainage.", {"fever": None, "wound_problem": None}),
         ("I haven't had a bowel movement since the surgery.", {"bowel_dysfunction": None}),
+        (
+            "Denies trouble urinating, no bowel changes.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False},
+        ),
+        (
+            "Voided normally at 19:00, normal BM this AM.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False},
+        ),
+        (
+            "Straight cath x1 on POD 0 for retention (620 mL); since 06:00 POD 1 voiding spontaneously.",
+            {"bladder_dysfunction": False},
+        ),
         # asymmetric reflex grades, ankle-brachial indices, vascular imaging, lay breathlessness
         ("Reflexes: Achilles R 1+, L 2+; patellar 2+ bilat.", {"reflex_loss": True}),
         ("L patellar 1+, R 2+; Achilles 2+ bilat.", {"reflex_loss": True}),

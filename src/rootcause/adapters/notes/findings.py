@@ -35,7 +35,7 @@ NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
     r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
-    r"|resolved)\b",
+    r"|resolved|since\s+~?\d{1,2}[:.]\d{2})\b",
     re.I,
 )
 
