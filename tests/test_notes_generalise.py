@@ -218,6 +218,7 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Power (R/L): hip flex 5/4, knee ext 5/4, DF 4/3, EHL 3/2.", {"leg_weakness": True}),
         ("Power (R/L): DF 5/2.", {"foot_drop": True}),
         ("Power R/L: 5/5 throughout.", {"leg_weakness": False}),
+        ("RLE: EHL 5/5, TA 5/5, gastroc-soleus 5-/5.", {"leg_weakness": True}),
         ("Seen on 3/4 for review.", {"leg_weakness": None}),
         ("Pt feels legs getting heavier over the last 2-3 h.", {"progressive_weakness": True}),
         # "boggy", "fluctuant" and "tender" are the wound's only beside a wound word

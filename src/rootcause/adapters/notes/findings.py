@@ -402,10 +402,12 @@ class FindingReader:
                 items.append((sent.start + mm.start(), "muscle", None))
             paired = re.search(power.sides_header, sent.text, re.IGNORECASE) is not None
             for g in gs:
-                gm = re.search(r"([0-5])\s*[+-]?\s*/\s*([0-5])", g.text)
-                if gm is None or (gm.group(2) != "5" and not paired):
+                gm = re.search(r"([0-5])\s*([+-]?)\s*/\s*([0-5])", g.text)
+                if gm is None or (gm.group(3) != "5" and not paired):
                     continue  # "3/4" is a grade only as a right/left pair
-                grade = int(gm.group(1)) if gm.group(2) == "5" else min(int(gm.group(1)), int(gm.group(2)))
+                grade = int(gm.group(1)) if gm.group(3) == "5" else min(int(gm.group(1)), int(gm.group(3)))
+                if grade == 5 and gm.group(2) == "-":
+                    grade = 4  # "5-/5" is short of full power
                 items.append((g.start, "grade", (grade, g)))
             items.sort(key=lambda x: x[0])
             pending: list[str | None] = []
