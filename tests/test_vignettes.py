@@ -39,3 +39,27 @@ def test_extra_vignettes_hold_their_accuracy(engine: Engine) -> None:
     assert summary["top1"] >= 42, misses
     under = {r.name for r in report.under_triaged}
     assert under <= KNOWN_UNDER_TRIAGE, sorted(under - KNOWN_UNDER_TRIAGE)
+
+
+EDGE = Path(__file__).parent / "data" / "vignettes_edge"
+# Triage edge cases written for session 5 the same way: red flags hidden in benign stories, benign
+# stories with alarming words, sparse and atypical presentations. Known disagreements, kept visible:
+KNOWN_EDGE_UNDER_TRIAGE = {
+    "ev21-ra-flare-raised-crp-after-fusion",  # the evidence sheet gives inflammatory arthritis "routine"
+    "ev35-sparse-femoral-stretch-years-after-fusion",  # one finding; adjacent segment disease alone: routine
+}
+
+
+def test_edge_vignettes_keep_red_flags_and_accuracy(engine: Engine) -> None:
+    report = evaluate(engine, load_vignettes(EDGE, engine))
+    summary = report.summary()
+    misses = [(r.name, r.expected, r.predicted, r.rank) for r in report.results if not r.top1]
+    assert summary["cases"] == 35
+    assert summary["top3"] == 35, misses
+    assert summary["top1"] >= 32, misses
+    under = {r.name for r in report.under_triaged}
+    assert under <= KNOWN_EDGE_UNDER_TRIAGE, sorted(under - KNOWN_EDGE_UNDER_TRIAGE)
+    # every hidden red flag (ev01-ev12) reaches at least its expected level
+    for r in report.results:
+        if r.name[:4] <= "ev12":
+            assert r not in report.under_triaged, r.name
