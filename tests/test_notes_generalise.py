@@ -60,7 +60,7 @@ def test_third_heldout_set_keeps_its_score() -> None:
     they prompted reached (docs/notes.md)."""
     report = evaluate(load_notes(DATA / "notes_heldout3"), lambda text, date: read_note(text, date).case)
     summary = report.summary()
-    assert summary["findings_present"]["f1"] >= 0.78, summary
+    assert summary["findings_present"]["f1"] >= 0.79, summary
     assert summary["findings_absent"]["f1"] >= 0.87, summary
     assert summary["red_flag_polarity_errors"] <= 4, report.red_flag_errors
 
@@ -293,6 +293,19 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "Voided normally at 19:00, normal BM this AM.",
             {"bladder_dysfunction": False, "bowel_dysfunction": False},
         ),
+        ("DP/PT pulses 2+ bilat.", {"absent_foot_pulses": False}),
+        ("Social: nonsmoker, no EtOH.", {"heavy_alcohol_use": False, "smoker": False}),
+        (
+            "I've been good and haven't lifted anything heavier than a kettle!",
+            {"early_vigorous_activity": False},
+        ),
+        ("R sciatica for ~8 months before the op.", {"long_preop_symptoms": True}),
+        (
+            "Indication: 2 years of bilateral buttock and leg pain with standing.",
+            {"long_preop_symptoms": True},
+        ),
+        ("TLIF 08/2025 for R L5 radicular pain x 3 years.", {"long_preop_symptoms": True}),
+        ("Now L leg pain x 3 days.", {"long_preop_symptoms": None}),
         (
             "Straight cath x1 on POD 0 for retention (620 mL); since 06:00 POD 1 voiding spontaneously.",
             {"bladder_dysfunction": False},

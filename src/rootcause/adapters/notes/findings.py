@@ -30,6 +30,10 @@ REFLEX_PAIR = re.compile(
     rf"|\b[RL]\s+{_JERK}\b\s*(?P<g1b>[0-4])\s*\+?\s*[,/;]\s*[RL](?:\s+{_JERK})?\s*(?P<g2b>[0-4])\s*\+?",
     re.I,
 )
+# what the operation was done for: an indication line or "<operation> for <complaint> x 3 years"
+INDICATION = re.compile(
+    r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}\bx\s*~?\d", re.I
+)
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
@@ -499,7 +503,10 @@ class FindingReader:
         tl = self.lang.timeline
         leg = _rx([*tl.leg_words, "sciatica", "symptoms", "pain"], case_sensitive_caps=False)
         for sent in self.nd.live_sentences():
-            if not self.preop.search(sent.text) or not leg.search(sent.text):
+            indication = INDICATION.search(
+                sent.text
+            )  # "Indication: 2 years of ...", "TLIF ... for ... x 3 years"
+            if not (self.preop.search(sent.text) or indication) or not leg.search(sent.text):
                 continue
             t = next((x for x in self.nd.targets if x.sentence.index == sent.index), None)
             if t is not None and t.flags & {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}:
@@ -511,7 +518,7 @@ class FindingReader:
                 after = self.nd.text[d.end : d.end + 4].lower()
                 if not (
                     re.match(r"\s*of\b", after)
-                    or re.search(r"\bfor\s*(?:about|around|over|nearly|almost)?\s*$", before)
+                    or re.search(r"\b(?:for|x)\s*(?:about|around|over|nearly|almost|~)?\s*$", before)
                 ):
                     continue
                 unit = re.search(r"(day|week|fortnight|month|year|/7|/52|/12|yr|wk|mth)", d.text.lower())
