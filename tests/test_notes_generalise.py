@@ -306,6 +306,13 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("TLIF 08/2025 for R L5 radicular pain x 3 years.", {"long_preop_symptoms": True}),
         ("Now L leg pain x 3 days.", {"long_preop_symptoms": None}),
+        # terse notation (round 4)
+        ("Bladder/bowel normal, no saddle changes.", {"saddle_anaesthesia": False}),
+        ("Calves: ✗ pain ✗ swelling.", {"calf_swelling_or_tenderness": False}),
+        ("Urinary retention POD 1 → IDC → TWOC POD 2 ✓, PU normally since.", {"bladder_dysfunction": False}),
+        ("O/E: power 5/5 ex R EHL 3, R PF 4.", {"leg_weakness": True}),
+        ("Power: DF 2 L.", {"foot_drop": True}),
+        ("Power: DF 5, EHL 5.", {"leg_weakness": None}),
         (
             "Straight cath x1 on POD 0 for retention (620 mL); since 06:00 POD 1 voiding spontaneously.",
             {"bladder_dysfunction": False},

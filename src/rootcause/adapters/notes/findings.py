@@ -34,12 +34,13 @@ REFLEX_PAIR = re.compile(
 INDICATION = re.compile(
     r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}\bx\s*~?\d", re.I
 )
+POWER_WORD = re.compile(r"\b(?:power|MMT|strength|myotomes)\b", re.I)
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
     r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
-    r"|resolved|since\s+~?\d{1,2}[:.]\d{2})\b",
+    r"|resolved|since\s+~?\d{1,2}[:.]\d{2}|(?:normally|fine|well)\s+since)\b",
     re.I,
 )
 
@@ -388,6 +389,7 @@ class FindingReader:
                 # "Right EHL 4/5 (5/5 pre-op)": full power before the operation makes today's weakness new
                 self.add("preop_motor_deficit", gm.group(1) != "5", g, "preop")
         grades = [g for g in grades if "HISTORICAL" not in g.flags]
+        self.read_terse_grades(grades)
         if not grades:
             return
         muscle_rx = {name: _rx(words) for name, words in power.muscles.items()}
@@ -451,6 +453,23 @@ class FindingReader:
             low = self.nd.text.lower()
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
+
+    def read_terse_grades(self, grades: list[Target]) -> None:
+        """'power 5/5 ex R EHL 3, R PF 4': a muscle name and a bare 0-4 in a sentence that grades power."""
+        power = self.lang.power
+        graded_sentences = {g.sentence.index for g in grades}
+        for sent in self.nd.live_sentences():
+            if sent.index not in graded_sentences and not POWER_WORD.search(sent.text):
+                continue
+            if self.preop.search(sent.text):
+                continue
+            for name, words in power.muscles.items():
+                terse = rf"{_rx(words).pattern}\s+(?:[RL]\s+)?(?P<g>[0-4])(?![\d/.+-])"
+                for m in re.finditer(terse, sent.text, re.IGNORECASE):
+                    start, end = sent.start + m.start(), sent.start + m.end()
+                    self.add("leg_weakness", True, None, "grade", start, end)
+                    if name in power.foot_drop_muscles and int(m.group("g")) <= power.foot_drop_at_or_below:
+                        self.add("foot_drop", True, None, "grade", start, end)
 
     def drop_partial_full_power(self) -> None:
         """'L EHL 3/5 ... R 5/5 throughout': with a weak grade on examination, full power elsewhere is one

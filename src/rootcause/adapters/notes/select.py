@@ -18,7 +18,7 @@ from rootcause.adapters.notes.language import NoteLanguage
 
 TARGETS = "rc_targets"
 LIST_WORDS = {",", "and", "or", "&", "/", "+", "nor", "(", ")"}
-NEGATORS = {"not", "no", "n't", "nt", "never", "without", "non", "none", "nor", "nil"}
+NEGATORS = {"not", "no", "n't", "nt", "never", "without", "non", "none", "nor", "nil", "✗", "✘"}
 # adjectives that, written before another word, describe that word rather than the name before them
 # ("power, normal knee jerks"): not a result for the name
 ATTRIBUTIVE = frozenset(
@@ -248,6 +248,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                             continue
                         if any("\n" in doc[t].text for t in range(r.end, a.start)):
                             continue
+                        if any(doc[t].lower_ in NEGATORS for t in range(r.end, q)):
+                            continue  # "bowel normal, no saddle changes": the result ends an earlier clause
                         gap = words(r.end, q)
                         if best is None or gap < best[0]:
                             best = (gap, r, neg, r.start, a.end)
