@@ -65,9 +65,27 @@ def test_third_heldout_set_keeps_its_score() -> None:
     assert summary["red_flag_polarity_errors"] <= 4, report.red_flag_errors
 
 
+def test_fourth_heldout_set_keeps_its_score() -> None:
+    """25 terse, non-specialist and patient notes written in session 5. First run: F1 0.79/0.79, 4 red-flag
+    polarity errors; the floor is what the general rules they prompted reached (docs/notes.md)."""
+    report = evaluate(load_notes(DATA / "notes_heldout4"), lambda text, date: read_note(text, date).case)
+    summary = report.summary()
+    assert summary["findings_present"]["f1"] >= 0.80, summary
+    assert summary["findings_absent"]["f1"] >= 0.80, summary
+    assert summary["red_flag_polarity_errors"] == 0, report.red_flag_errors
+    assert summary["fields"]["surgery.procedure"]["accuracy"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("folder", "most"),
-    [("notes", 0), ("notes_extra", 1), ("notes_heldout", 1), ("notes_heldout2", 2), ("notes_heldout3", 4)],
+    [
+        ("notes", 0),
+        ("notes_extra", 1),
+        ("notes_heldout", 1),
+        ("notes_heldout2", 2),
+        ("notes_heldout3", 4),
+        ("notes_heldout4", 1),
+    ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
     """The safety end of reading: triage from the case read from a note against triage from the annotated
@@ -435,6 +453,19 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             "2026-03-19",
             {"onset_speed": "sudden"},
         ),
+        # a denied operation is not the one done; lay and clipped operation names
+        (
+            "Bilateral laminectomy L4/5 with partial facetectomies, no fusion, no implants.",
+            None,
+            {"procedure": "laminectomy", "instrumented": None},
+        ),
+        (
+            "Physio - 3/52 post L L5/S1 microD (open).",
+            None,
+            {"procedure": "discectomy", "days_since_surgery": 21},
+        ),
+        ("66M, L2-L4 lami (open) 16/7 ago.", None, {"procedure": "laminectomy", "days_since_surgery": 16}),
+        ("You did her keyhole disc op on the right side.", None, {"procedure": "discectomy"}),
         # the operation named on a diagnosis line is still the operation done
         (
             "Dx: POD 1 s/p open L4-L5 and L5-S1 TLIF w/ posterior pedicle screw instrumentation.",

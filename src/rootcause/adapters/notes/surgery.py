@@ -112,7 +112,10 @@ PLAN_SECTIONS = frozenset({"plan"})
 def read_operation(nd: NoteDoc) -> OperationReading | None:
     lang = nd.lang
     ops = lang.procedures.operations
-    procs = [t for t in nd.targets if t.info.kind == "proc" and nd.usable(t)]
+    # "laminectomy ... no fusion, no implants": a denied operation is not the one done
+    procs = [
+        t for t in nd.targets if t.info.kind == "proc" and nd.usable(t) and "NEGATED_EXISTENCE" not in t.flags
+    ]
     if not procs:
         # "her dad, Mr Colin Webb (84), had a spinal decompression": a relative named as the subject of the
         # note's only operation is the patient (a family-history section still gives nothing)
