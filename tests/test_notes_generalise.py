@@ -322,6 +322,8 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("O/E: power 5/5 ex R EHL 3, R PF 4.", {"leg_weakness": True}),
         ("Power: DF 2 L.", {"foot_drop": True}),
         ("Power: DF 5, EHL 5.", {"leg_weakness": None}),
+        ("Femoral nerve stretch + on L.", {"femoral_stretch_positive": True}),
+        ("Femoral stretch +ve on the left.", {"femoral_stretch_positive": True}),
         (
             "L foot 'slapping' since last night, worse this AM.",
             {"leg_weakness": True, "progressive_weakness": True},

@@ -201,6 +201,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                 # forward: list-run of names and list words, then a gap without other names
                 p = a.end
                 while p < n and sent_id(doc, p) == sent and (doc[p].lower_ in LIST_WORDS or p in name_tokens):
+                    if doc[p].text == "+" and (p + 1 >= n or (p + 1) not in name_tokens):
+                        break  # "femoral stretch +ve", "FNST + on L": a sign, not "and"
                     p += 1
                 for r, neg in cands:
                     if neg and blocked_after:
