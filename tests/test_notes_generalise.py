@@ -336,6 +336,15 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Sitting is comfortable.", {"buttock_pain_worse_sitting": False}),
         (
+            "Selective left L5 nerve-root block at the operated L5/S1 level: made no difference to his pain.",
+            {"root_block_relief_operated_level": False},
+        ),
+        (
+            "Right L5 transforaminal root block at the operated level: about 90% relief for five days.",
+            {"root_block_relief_operated_level": True},
+        ),
+        ("Plan: consider a root block at the operated level.", {"root_block_relief_operated_level": None}),
+        (
             "L foot 'slapping' since last night, worse this AM.",
             {"leg_weakness": True, "progressive_weakness": True},
         ),

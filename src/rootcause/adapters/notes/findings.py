@@ -34,6 +34,20 @@ REFLEX_PAIR = re.compile(
 INDICATION = re.compile(
     r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}\bx\s*~?\d", re.I
 )
+ROOT_BLOCK = re.compile(
+    r"\b(?:nerve[- ]root|root|transforaminal|SNRB|TFESI)\b[^.;]{0,40}?\b(?:block|injection)\b", re.I
+)
+OPERATED_ROOT = re.compile(
+    r"\boperated\b|\bdecompressed\s+at\s+(?:the\s+)?(?:surgery|operation)\b|\bindex\s+level\b", re.I
+)
+HEDGED_PLAN = re.compile(r"\b(?:consider|planned|plan|booked|request(?:ed)?|will|would|if)\b", re.I)
+NO_RELIEF = re.compile(
+    r"\bno\s+(?:change|difference|relief|benefit|effect)\b|\bmade\s+no\s+difference\b|\bdid(?:\s+not|n't)\s+help\b|"
+    r"\bunhelpful\b|\bwithout\s+(?:any\s+)?relief\b",
+    re.I,
+)
+RELIEF_PERCENT = re.compile(r"\b(\d{1,3})\s*%\s*(?:relief|better|improvement|reduction)", re.I)
+RELIEF_WORDS = re.compile(r"\b(?:good|complete|excellent|marked)\s+relief\b|\brelieved\b|\bhelped\b", re.I)
 POWER_WORD = re.compile(r"\b(?:power|MMT|strength|myotomes)\b", re.I)
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
@@ -454,6 +468,25 @@ class FindingReader:
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
 
+    def read_root_blocks(self) -> None:
+        """'L5 root block at the operated level: about 90% relief' / '... made no difference': a diagnostic
+        block of the operated root, and its result, in one sentence (half or more relief counts)."""
+        for sent in self.nd.live_sentences():
+            text = sent.text
+            if not ROOT_BLOCK.search(text) or not OPERATED_ROOT.search(text) or HEDGED_PLAN.search(text):
+                continue
+            percent = RELIEF_PERCENT.search(text)
+            if NO_RELIEF.search(text):
+                value = False
+            elif percent is not None:
+                value = int(percent.group(1)) >= 50
+            elif RELIEF_WORDS.search(text):
+                value = True
+            else:
+                continue
+            self.add("root_block_relief_operated_level", value, None, "root_block", sent.start, sent.end)
+            return
+
     def read_terse_grades(self, grades: list[Target]) -> None:
         """'power 5/5 ex R EHL 3, R PF 4': a muscle name and a bare 0-4 in a sentence that grades power."""
         power = self.lang.power
@@ -620,6 +653,7 @@ class FindingReader:
         self.read_measurements()
         self.read_grades()
         self.read_reflex_grades()
+        self.read_root_blocks()
         self.drop_partial_full_power()
         self.read_long_preop()
         self.read_new_deficit(self.resolve())
