@@ -69,6 +69,12 @@ class Reading:
     target: Target | None = None
 
 
+@lru_cache(maxsize=64)
+def _terse_grade_rx(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A muscle name, an optional side and a bare grade 0-4 ("EHL 3", "DF L 2")."""
+    return re.compile(rf"{_rx(list(words)).pattern}\s+(?:[RL]\s+)?(?P<g>[0-4])(?![\d/.+-])", re.IGNORECASE)
+
+
 def _rx(words: list[str], case_sensitive_caps: bool = True) -> re.Pattern[str]:
     return _rx_cached(tuple(words), case_sensitive_caps)
 
@@ -479,7 +485,7 @@ class FindingReader:
             if NO_RELIEF.search(text):
                 value = False
             elif percent is not None:
-                value = int(percent.group(1)) >= 50
+                value = int(percent.group(1)) >= self.lang.finding_rules.root_block_relief_percent
             elif RELIEF_WORDS.search(text):
                 value = True
             else:
@@ -497,8 +503,7 @@ class FindingReader:
             if self.preop.search(sent.text):
                 continue
             for name, words in power.muscles.items():
-                terse = rf"{_rx(words).pattern}\s+(?:[RL]\s+)?(?P<g>[0-4])(?![\d/.+-])"
-                for m in re.finditer(terse, sent.text, re.IGNORECASE):
+                for m in _terse_grade_rx(tuple(words)).finditer(sent.text):
                     start, end = sent.start + m.start(), sent.start + m.end()
                     self.add("leg_weakness", True, None, "grade", start, end)
                     if name in power.foot_drop_muscles and int(m.group("g")) <= power.foot_drop_at_or_below:

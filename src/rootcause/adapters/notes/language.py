@@ -202,6 +202,9 @@ class FindingRules(Strict):
     modalities: dict[str, list[str]]
     modality_not_result: list[str]
     finding_modalities: dict[str, list[str]]
+    root_block_relief_percent: int = Field(
+        ge=1, le=100, description="relief after a diagnostic root block that counts as a positive block"
+    )
     not_with: dict[str, list[str]] = Field(
         default_factory=dict,
         description="finding -> findings whose frame in the same sentence means the words describe the other "
@@ -285,6 +288,9 @@ class Relief(Strict):
     none: list[str]
     partial: list[str]
     complete: list[str]
+    score_drop: float = Field(
+        gt=0, description="points a leg-pain score must fall from before the operation for partial relief"
+    )
 
     @model_validator(mode="after")
     def _regexes(self) -> Relief:

@@ -239,10 +239,13 @@ class TimeReader(DaysMixin):
             if len(before) != 1 or not after:
                 continue
             pre, post = float(before[0].group("v")), min(float(m.group("v")) for m in after)
-            cls = (
-                "complete" if post == 0 else "partial" if post <= pre - 2 else "none" if post >= pre else None
-            )
-            if cls is None:
+            if post == 0:
+                cls = "complete"
+            elif post <= pre - self.lang.relief.score_drop:
+                cls = "partial"
+            elif post >= pre:
+                cls = "none"
+            else:
                 continue
             self.out.leg_pain["relief_after_surgery"] = cls
             self.ev(
