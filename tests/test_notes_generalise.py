@@ -383,6 +383,18 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Same distribution as his pre-op sx.", {"same_distribution_as_before_surgery": True}),
         ("It's the exact same pain as before the surgery.", {"same_distribution_as_before_surgery": True}),
+        # a grade weaker than one told before it, after the operation, is weakness getting worse
+        ("EHL 4/5 last week, now 3/5.", {"progressive_weakness": True, "leg_weakness": True}),
+        ("Power in the left EHL has deteriorated from 4/5 to 2/5.", {"progressive_weakness": True}),
+        ("L TA 4/5 -> 2/5 over 6 hours.", {"progressive_weakness": True}),
+        ("Yesterday EHL was 4/5. Today EHL is 2/5.", {"progressive_weakness": True}),
+        ("Left EHL 2/5, was 4/5 on admission.", {"progressive_weakness": True}),
+        ("EHL 3/5 on the left (4/5 yesterday).", {"progressive_weakness": True}),
+        ("EHL improved from 3/5 to 4/5.", {"progressive_weakness": None, "leg_weakness": True}),
+        ("R EHL 4/5, L EHL 2/5.", {"progressive_weakness": None}),
+        # beside a pre-operative grade, the other grade is today's: a new deficit, not a pre-operative one
+        ("EHL 3/5, was 5/5 pre-op.", {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        ("EHL 4/5 pre-op, now 2/5.", {"leg_weakness": True, "preop_motor_deficit": True}),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:
@@ -507,6 +519,11 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"onset_days": 17}),
         ("L5 S1 discectomy 28/05/2026. Then on Sunday I sneezed and felt a pop.", "2026-07-15",
          {"levels": ["L5-S1"], "onset_days": 45}),
+        # compound durations; a side in a clause calling its complaint old is not the leg pain's side
+        ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None, {"onset_days": 71}),
+        ("TLIF 1 year 3 months ago.", None, {"days_since_surgery": 456}),
+        ("Microdiscectomy 6 weeks ago. Left knee pain for years but the new pain is in the right leg.", None,
+         {"side": "right"}),
     ],
 )  # fmt: skip
 def test_operation_and_timeline(text: str, note_date: str | None, expected: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ NO_RELIEF = re.compile(
 RELIEF_PERCENT = re.compile(r"\b(\d{1,3})\s*%\s*(?:relief|better|improvement|reduction)", re.I)
 RELIEF_WORDS = re.compile(r"\b(?:good|complete|excellent|marked)\s+relief\b|\brelieved\b|\bhelped\b", re.I)
 POWER_WORD = re.compile(r"\b(?:power|MMT|strength|myotomes)\b", re.I)
+GRADE_OF_5 = re.compile(r"([0-5])\s*([+-]?)\s*/\s*5")
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
 NOW = re.compile(
@@ -403,12 +404,16 @@ class FindingReader:
     def read_grades(self) -> None:
         power = self.lang.power
         grades = [t for t in self.nd.targets if t.info.kind == "grade" and self.nd.usable(t)]
-        for g in [g for g in grades if "HISTORICAL" in g.flags]:
+        preop, today = self._preop_grades(grades)
+        preop_grades, todays = {id(g) for g in preop}, {id(g) for g in today}
+        for g in grades:
             gm = re.search(r"([0-5])\s*[+-]?\s*/\s*5", g.text)
-            if gm and self.preop.search(g.sentence.text):
+            if gm and id(g) in preop_grades:
                 # "Right EHL 4/5 (5/5 pre-op)": full power before the operation makes today's weakness new
                 self.add("preop_motor_deficit", gm.group(1) != "5", g, "preop")
-        grades = [g for g in grades if "HISTORICAL" not in g.flags]
+        grades = [
+            g for g in grades if id(g) not in preop_grades and ("HISTORICAL" not in g.flags or id(g) in todays)
+        ]
         self.read_terse_grades(grades)
         if not grades:
             return
@@ -473,6 +478,69 @@ class FindingReader:
             low = self.nd.text.lower()
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
+
+    def _preop_grades(self, grades: list[Target]) -> tuple[list[Target], list[Target]]:
+        """The grades told as before the operation, and those beside them that are today's. In a sentence with
+        one pre-operative cue and several grades ("EHL 3/5, was 5/5 pre-op") only the grade nearest the cue is
+        pre-operative."""
+        out: list[Target] = []
+        today: list[Target] = []
+        by_sentence: dict[int, list[Target]] = {}
+        for g in grades:
+            if "HISTORICAL" in g.flags and self.preop.search(g.sentence.text):
+                by_sentence.setdefault(g.sentence.index, []).append(g)
+        for gs in by_sentence.values():
+            sentence = gs[0].sentence
+            cues = [sentence.start + m.start() for m in self.preop.finditer(sentence.text)]
+            in_sentence = [g for g in grades if g.sentence.index == sentence.index]
+            if len(cues) != 1 or len(in_sentence) < 2:
+                out.extend(gs)
+                continue
+            nearest = min(in_sentence, key=lambda g: min(abs(g.start - cues[0]), abs(g.end - cues[0])))
+            out.append(nearest)
+            today.extend(g for g in in_sentence if g is not nearest)
+        return out, today
+
+    def read_grade_progression(self) -> None:
+        """'EHL 4/5 yesterday, now 2/5', 'deteriorated from 4/5 to 2/5', 'TA 2/5 (was 4/5 on admission)', or
+        'Yesterday EHL 4/5. Today EHL 2/5.': a grade weaker than the one told before it after the operation is
+        progressive weakness. Comparisons with a pre-operative grade are a new deficit instead (read_grades)."""
+        prog = self.lang.power.progression
+        by_sentence: dict[int, list[tuple[float, Target]]] = {}
+        for t in self.nd.targets:
+            gm = GRADE_OF_5.search(t.text) if t.info.kind == "grade" and self.nd.usable(t) else None
+            if gm is not None:
+                value = int(gm.group(1)) + {"+": 0.3, "-": -0.3}.get(gm.group(2), 0.0)
+                by_sentence.setdefault(t.sentence.index, []).append((value, t))
+        text = self.nd.text
+        pairs: list[tuple[float, float, Target, Target]] = []  # earlier, later
+        for gs in by_sentence.values():
+            gs.sort(key=lambda x: x[1].start)
+            if self.preop.search(gs[0][1].sentence.text):
+                continue
+            for (va, a), (vb, b) in zip(gs, gs[1:], strict=False):
+                between = text[a.end : b.start]
+                if len(between) > 60:
+                    continue
+                lead = re.match(prog.earlier_after, between, re.I)
+                if re.match(prog.then, between[lead.end() if lead else 0 :], re.I):
+                    pairs.append((va, vb, a, b))
+                elif re.match(prog.was, between, re.I) or re.match(prog.earlier_after, text[b.end : b.end + 40], re.I):
+                    pairs.append((vb, va, a, b))
+        for index in sorted(by_sentence):
+            following = by_sentence.get(index + 1)
+            first = self.nd.sentences[index]
+            if following is None or self.preop.search(first.text):
+                continue
+            second = self.nd.sentences[index + 1]
+            if re.search(prog.earlier_sentence, first.text, re.I) and re.search(prog.current_sentence, second.text, re.I):
+                (va, a), (vb, b) = by_sentence[index][-1], following[0]
+                pairs.append((va, vb, a, b))
+        for earlier, later, a, b in pairs:
+            if later < earlier:
+                self.add("progressive_weakness", True, None, "grade", a.start, b.end)
+                self.add("leg_weakness", True, None, "grade", a.start, b.end)
+                return
 
     def read_root_blocks(self) -> None:
         """'L5 root block at the operated level: about 90% relief' / '... made no difference': a diagnostic
@@ -657,6 +725,7 @@ class FindingReader:
         self.read_phrases()
         self.read_measurements()
         self.read_grades()
+        self.read_grade_progression()
         self.read_reflex_grades()
         self.read_root_blocks()
         self.drop_partial_full_power()

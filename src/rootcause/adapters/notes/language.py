@@ -156,6 +156,14 @@ class Measurement(Strict):
     _check = field_validator("patterns")(_check_regex)
 
 
+class GradeProgression(Strict):
+    then: str
+    was: str
+    earlier_after: str
+    earlier_sentence: str
+    current_sentence: str
+
+
 class Power(Strict):
     grade_pattern: str
     sides_header: str = Field(description="a sentence with this gives grades as right/left pairs ('4/3')")
@@ -165,13 +173,18 @@ class Power(Strict):
     foot_drop_at_or_below: int
     femoral_muscles: list[str]
     femoral_support: list[list[str]]
+    progression: GradeProgression
 
     @model_validator(mode="after")
     def _known_muscles(self) -> Power:
         for m in [*self.foot_drop_muscles, *self.femoral_muscles]:
             if m not in self.muscles:
                 raise ValueError(f"unknown muscle group {m!r}; expected one of {', '.join(self.muscles)}")
-        _check_regex([self.grade_pattern, self.sides_header])
+        p = self.progression
+        _check_regex(
+            [self.grade_pattern, self.sides_header, p.then, p.was, p.earlier_after, p.earlier_sentence]
+            + [p.current_sentence]
+        )
         return self
 
 
@@ -325,6 +338,7 @@ class Sides(Strict):
     right: list[str]
     both: list[str]
     not_side_after: list[str]
+    not_side_in_chronic_clause: list[str] = []
 
 
 class Demographics(Strict):

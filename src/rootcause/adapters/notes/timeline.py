@@ -262,6 +262,7 @@ class TimeReader(DaysMixin):
         table = {w.lower(): "left" for w in sides.left} | {w.lower(): "right" for w in sides.right}
         table |= {w.lower(): "both" for w in sides.both}
         not_after = _words_re(sides.not_side_after)
+        chronic = _words_re(sides.not_side_in_chronic_clause)
         for m in re.finditer(r"(?<![\w/])([A-Za-z]+(?:-sided)?)(?![\w/])", text):
             word = m.group(1)
             side = table.get(word.lower())
@@ -269,6 +270,8 @@ class TimeReader(DaysMixin):
                 continue
             window = text[m.end() : m.end() + 40]
             if not_after.match(window.strip()):
+                continue
+            if chronic.search(_clause_around(text, m.start())):
                 continue
             near = text[max(0, m.start() - 25) : m.end() + 45]
             if self.leg.search(near):
@@ -605,3 +608,18 @@ class TimeReader(DaysMixin):
 
 def read_timeline(nd: NoteDoc, op: OperationReading | None, note_date: dt.date | None) -> TimelineReading:
     return TimeReader(nd, op, note_date).read()
+
+
+_CLAUSE_BREAK = re.compile(r"\b(?:but|however|whereas|although|though)\b|;", re.IGNORECASE)
+
+
+def _clause_around(text: str, at: int) -> str:
+    """The clause of `text` holding offset `at`, between contrastive conjunctions or semicolons."""
+    start, end = 0, len(text)
+    for b in _CLAUSE_BREAK.finditer(text):
+        if b.end() <= at:
+            start = b.end()
+        elif b.start() > at:
+            end = b.start()
+            break
+    return text[start:end]

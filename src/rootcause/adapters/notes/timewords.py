@@ -187,7 +187,29 @@ def _durations(lang: NoteLanguage, text: str) -> list[Duration]:
             continue
         unit = (m.group("unit") or "fortnight").lower()
         out.append(Duration(to_days(lang, 1, unit), base + m.start(), base + m.end(), m.group()))
-    return sorted(out, key=lambda d: d.start)
+    return _compounds(text, sorted(out, key=lambda d: d.start))
+
+
+_JOINER = re.compile(r"\s*(?:,|\+|and)?\s*", re.IGNORECASE)
+
+
+def _compounds(text: str, found: list[Duration]) -> list[Duration]:
+    """One duration for "4 weeks and 2 days", "1 yr 3 mo", "2 months, 1 week": parts joined by at most
+    "and", a comma or "+", each part smaller than the one before (so "2 days and 2 weeks" stays two)."""
+    out: list[Duration] = []
+    for d in found:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.days is not None
+            and d.days is not None
+            and 0 < d.days < prev.days
+            and _JOINER.fullmatch(text[prev.end : d.start])
+        ):
+            out[-1] = Duration(prev.days + d.days, prev.start, d.end, text[prev.start : d.end])
+            continue
+        out.append(d)
+    return out
 
 
 def _year(y: str | None) -> int | None:
