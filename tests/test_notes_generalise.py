@@ -392,8 +392,37 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("EHL 3/5 on the left (4/5 yesterday).", {"progressive_weakness": True}),
         ("EHL improved from 3/5 to 4/5.", {"progressive_weakness": None, "leg_weakness": True}),
         ("R EHL 4/5, L EHL 2/5.", {"progressive_weakness": None}),
+        # templated questions answered on the line, review-of-systems signs and ticked boxes
+        ("Fever/chills? No.", {"fever": False}),
+        ("Bladder/bowel control? Normal.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("Calf swelling? Yes.", {"calf_swelling_or_tenderness": True}),
+        ("ROS: (-) saddle anesthesia, (-) b/b dysfunction, (-) fevers/chills.",
+         {"saddle_anaesthesia": False, "bladder_dysfunction": False, "bowel_dysfunction": False,
+          "fever": False}),
+        ("Fever/chills ............. [ ] Y  [x] N", {"fever": False}),
+        ("Calf pain/swelling ....... [X] Y  [ ] N", {"calf_swelling_or_tenderness": True}),
+        # a question still queries what it names when it ends a line or is long
+        ("DR: Any chest pain, or are you short of breath at all?\nPT: No.",
+         {"chest_pain_or_breathlessness": False}),
+        ("DR: Have you had a temperature?\nPT: No.", {"fever": False}),
+        ("DR: Any problems with your waterworks or bowels?\nPT: No, all normal.",
+         {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("DR: Is the calf swollen?\nPT: Yes, really tight.", {"calf_swelling_or_tenderness": True}),
+        # advice and conditions are not findings
+        ("Return precautions given for saddle anesthesia, urinary retention, fever.",
+         {"saddle_anaesthesia": None, "bladder_dysfunction": None, "fever": None}),
+        ("I'll call back if any change in power or bladder.", {"bladder_dysfunction": None}),
+        # retention in recovery that has resolved; brand names of anticoagulants; passing urine "ok"
+        ("Urinary retention in recovery (bladder scan 700 ml), catheterised; TWOC on day 1 successful and "
+         "voiding normally since.", {"bladder_dysfunction": False}),
+        ("I still take Eliquis for my A-fib.", {"anticoagulated": True}),
+        ("Meds: Lovenox 40 mg SQ daily started POD 1.", {"anticoagulated": True}),
+        ("PU ok.", {"bladder_dysfunction": False}),
         # beside a pre-operative grade, the other grade is today's: a new deficit, not a pre-operative one
-        ("EHL 3/5, was 5/5 pre-op.", {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        (
+            "EHL 3/5, was 5/5 pre-op.",
+            {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False},
+        ),
         ("EHL 4/5 pre-op, now 2/5.", {"leg_weakness": True, "preop_motor_deficit": True}),
     ],
 )
@@ -520,7 +549,8 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("L5 S1 discectomy 28/05/2026. Then on Sunday I sneezed and felt a pop.", "2026-07-15",
          {"levels": ["L5-S1"], "onset_days": 45}),
         # compound durations; a side in a clause calling its complaint old is not the leg pain's side
-        ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None, {"onset_days": 71}),
+        ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None,
+         {"onset_days": 71}),
         ("TLIF 1 year 3 months ago.", None, {"days_since_surgery": 456}),
         ("Microdiscectomy 6 weeks ago. Left knee pain for years but the new pain is in the right leg.", None,
          {"side": "right"}),

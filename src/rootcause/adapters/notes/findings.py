@@ -7,6 +7,7 @@ A finding read both present and absent is present: "L calf swollen ... R calf NA
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -19,7 +20,7 @@ from rootcause.adapters.notes.surgery import Evidence
 PAST = re.compile(
     r"\b(?:had|was|were|initially|earlier|required|needed|presented|at\s+presentation|(?:on\s+)?day\s+\d+"
     r"|(?:on\s+)?POD\s*#?\s*\d+"
-    r"|post-?op(?:eratively)?)\b",
+    r"|post-?op(?:eratively)?|in\s+(?:recovery|pacu|theatre)|catheteri[sz]ed)\b",
     re.I,
 )
 _JERK = (
@@ -412,7 +413,9 @@ class FindingReader:
                 # "Right EHL 4/5 (5/5 pre-op)": full power before the operation makes today's weakness new
                 self.add("preop_motor_deficit", gm.group(1) != "5", g, "preop")
         grades = [
-            g for g in grades if id(g) not in preop_grades and ("HISTORICAL" not in g.flags or id(g) in todays)
+            g
+            for g in grades
+            if id(g) not in preop_grades and ("HISTORICAL" not in g.flags or id(g) in todays)
         ]
         self.read_terse_grades(grades)
         if not grades:
@@ -503,8 +506,8 @@ class FindingReader:
 
     def read_grade_progression(self) -> None:
         """'EHL 4/5 yesterday, now 2/5', 'deteriorated from 4/5 to 2/5', 'TA 2/5 (was 4/5 on admission)', or
-        'Yesterday EHL 4/5. Today EHL 2/5.': a grade weaker than the one told before it after the operation is
-        progressive weakness. Comparisons with a pre-operative grade are a new deficit instead (read_grades)."""
+        'Yesterday EHL 4/5. Today EHL 2/5.': a grade weaker than the one told before it after the operation
+        is progressive weakness. Comparisons with a pre-operative grade are a new deficit (read_grades)."""
         prog = self.lang.power.progression
         by_sentence: dict[int, list[tuple[float, Target]]] = {}
         for t in self.nd.targets:
@@ -518,14 +521,16 @@ class FindingReader:
             gs.sort(key=lambda x: x[1].start)
             if self.preop.search(gs[0][1].sentence.text):
                 continue
-            for (va, a), (vb, b) in zip(gs, gs[1:], strict=False):
+            for (va, a), (vb, b) in itertools.pairwise(gs):
                 between = text[a.end : b.start]
                 if len(between) > 60:
                     continue
                 lead = re.match(prog.earlier_after, between, re.I)
                 if re.match(prog.then, between[lead.end() if lead else 0 :], re.I):
                     pairs.append((va, vb, a, b))
-                elif re.match(prog.was, between, re.I) or re.match(prog.earlier_after, text[b.end : b.end + 40], re.I):
+                elif re.match(prog.was, between, re.I) or re.match(
+                    prog.earlier_after, text[b.end : b.end + 40], re.I
+                ):
                     pairs.append((vb, va, a, b))
         for index in sorted(by_sentence):
             following = by_sentence.get(index + 1)
@@ -533,7 +538,9 @@ class FindingReader:
             if following is None or self.preop.search(first.text):
                 continue
             second = self.nd.sentences[index + 1]
-            if re.search(prog.earlier_sentence, first.text, re.I) and re.search(prog.current_sentence, second.text, re.I):
+            if re.search(prog.earlier_sentence, first.text, re.I) and re.search(
+                prog.current_sentence, second.text, re.I
+            ):
                 (va, a), (vb, b) = by_sentence[index][-1], following[0]
                 pairs.append((va, vb, a, b))
         for earlier, later, a, b in pairs:

@@ -38,6 +38,8 @@ def _check_regex(patterns: list[str]) -> list[str]:
 
 class Sentences(Strict):
     abbreviations: list[str]
+    answers: list[str] = []
+    answer_speakers: list[str] = []
 
 
 class Flex(Strict):
@@ -182,8 +184,15 @@ class Power(Strict):
                 raise ValueError(f"unknown muscle group {m!r}; expected one of {', '.join(self.muscles)}")
         p = self.progression
         _check_regex(
-            [self.grade_pattern, self.sides_header, p.then, p.was, p.earlier_after, p.earlier_sentence]
-            + [p.current_sentence]
+            [
+                self.grade_pattern,
+                self.sides_header,
+                p.then,
+                p.was,
+                p.earlier_after,
+                p.earlier_sentence,
+                *[p.current_sentence],
+            ]
         )
         return self
 

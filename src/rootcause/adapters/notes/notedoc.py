@@ -142,7 +142,10 @@ class NoteDoc:
         for m in span._.modifiers:
             ms, me = m.modifier_span
             group = self.token_paren[ms] if ms < len(self.token_paren) else None
-            if group is not None and not (group[0] <= span.start and span.end <= group[1]):
+            covers = (
+                group is not None and ms <= group[0] and group[1] <= me
+            )  # the cue is the parenthesis: "(-)"
+            if group is not None and not covers and not (group[0] <= span.start and span.end <= group[1]):
                 continue
             if (
                 m.category == "NEGATED_EXISTENCE"

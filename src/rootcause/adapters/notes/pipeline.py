@@ -124,8 +124,24 @@ def _initial(toks: list[tuple[str, str]], k: int) -> bool:
     return before[:1].isupper() and before.replace(".", "").isalpha()
 
 
+def _answer_on_next_line(toks: list[tuple[str, str]], i: int, answers: set[str], speakers: set[str]) -> bool:
+    """'DR: Any chest pain?' then 'PT: No.' on the next line: the answer joins the question's sentence."""
+    return (
+        i >= 2
+        and toks[i - 2][0] == "?"
+        and toks[i - 1][0].count("\n") == 1
+        and i + 2 < len(toks)
+        and toks[i][0].lower() in speakers
+        and toks[i + 1][0] == ":"
+        and toks[i + 2][0].lower() in answers
+        and (i + 3 >= len(toks) or toks[i + 3][0] in (".", ",", "!", ";") or "\n" in toks[i + 3][0])
+    )
+
+
 def _sentencizer_factory(lang: NoteLanguage) -> Any:
     abbreviations = {a.lower().rstrip(".") for a in lang.sentences.abbreviations}
+    answers = {a.lower() for a in lang.sentences.answers}
+    speakers = {a.lower() for a in lang.sentences.answer_speakers}
 
     def rc_sentences(doc: Any) -> Any:
         import numpy as np
@@ -148,7 +164,7 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
             else:
                 prev = toks[i - 1][0]
                 if "\n" in prev and not prev.strip():
-                    starts[i], depth = True, 0
+                    starts[i], depth = not _answer_on_next_line(toks, i, answers, speakers), 0
                 elif prev == ";" and depth > 0:
                     pass
                 elif prev in SENTENCE_END:
@@ -165,8 +181,15 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
                         )
                     )
                 elif prev in ("?", "??"):
-                    # "?foot drop" is a query prefix; "worried?" ends a question
-                    starts[i] = not (not toks[i - 1][1] and tx.isalpha())
+                    # "?foot drop" is a query prefix; "worried?" ends a question; "Fever? No." is answered
+                    starts[i] = (
+                        not (not toks[i - 1][1] and tx.isalpha())
+                        and not (
+                            tx.lower() in answers
+                            and (i + 1 >= n or toks[i + 1][0] in SENTENCE_END or "\n" in toks[i][1])
+                        )
+                        and not _answer_on_next_line(toks, i + 1, answers, speakers)
+                    )
             if blank:
                 at_line = at_line or "\n" in tx
             else:
@@ -200,7 +223,7 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start
         for lit in group.literals:
             directions.setdefault((group.category, lit.lower()), set()).add(group.direction)
     paired: dict[tuple[str, str], dict[str, Any]] = {}
-    for group in lang.context:
+    for number, group in enumerate(lang.context):
         kw: dict[str, Any] = {"direction": group.direction}
         if group.max_scope is not None:
             kw["max_scope"] = group.max_scope
@@ -228,7 +251,10 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start
                 rules.append(ConTextRule(lit, group.category, **kw))
         for i, pat in enumerate(group.patterns):
             rules.append(
-                ConTextRule(f"{group.category.lower()}_pattern_{i}", group.category, pattern=pat, **kw)
+                # a unique name per group: the matcher keeps one rule per name
+                ConTextRule(
+                    f"{group.category.lower()}_pattern_{number}_{i}", group.category, pattern=pat, **kw
+                )
             )
     return rules
 
