@@ -548,6 +548,21 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"onset_days": 17}),
         ("L5 S1 discectomy 28/05/2026. Then on Sunday I sneezed and felt a pop.", "2026-07-15",
          {"levels": ["L5-S1"], "onset_days": 45}),
+        # dates: the first line's date is the note's; dd-Mon-yyyy; "last March"; "on the 10th"; month and year
+        ("INTERNAL MEDICINE H&P - 04/22/2026 19:30\nHPI: s/p L4-5 microdiscectomy 03/30/26. Leg pain 0/10 at "
+         "2-wk post-op visit 04/13/26.", None, {"days_since_surgery": 23}),
+        ("Consultation 14-Jan-2026 09:20. PSHx: R L4/5 microdiscectomy 03-Mar-2022 (Mr Hollis).", None,
+         {"days_since_surgery": 1413}),
+        ("Date: 20/11/2026\nHe had a left L5/S1 microdiscectomy with you last March.", None,
+         {"days_since_surgery": 250}),
+        ("Saturday 21/02/2026. I had my fusion on the Tuesday before last, the 10th.", None,
+         {"days_since_surgery": 11}),
+        ("Clinic 09/02/2026. Index operation: L4/5 PLIF (pedicle screws, PEEK cages), January 2021.", None,
+         {"days_since_surgery": 1851}),
+        ("Telephone follow-up, POD 9. Left L5/S1 microdiscectomy, discharged POD 1.", None,
+         {"days_since_surgery": 9}),
+        ("OUTPATIENT PT 04/14/2026\nDx (referral): R buttock pain s/p L4-S1 PLIF (03/26/2024, Dr. Greer).",
+         None, {"procedure": "fusion", "days_since_surgery": 749}),
         # compound durations; a side in a clause calling its complaint old is not the leg pain's side
         ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None,
          {"onset_days": 71}),

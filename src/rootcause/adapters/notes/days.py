@@ -43,9 +43,8 @@ class DaysMixin:
         if self.given_date is None:
             full = [d for d in first if not d.month_only and not d.year_missing]
             reference = max(d.date for d in full) if full else None
-            mentions = (
-                dates(lang, nd.text, reference) if reference is not None and len(full) < len(first) else first
-            )
+            # dates without a year ("on the 14th", "last March") are placed by the note's latest full date
+            mentions = dates(lang, nd.text, reference) if reference is not None else first
         else:
             mentions = first
         surgery = self._surgery_date(mentions)
@@ -126,7 +125,7 @@ class DaysMixin:
             if val is not None:
                 return val, sent.start + m.start(), sent.start + m.end()
         for m in POD.finditer(text):
-            before = text[max(0, m.start() - 6) : m.start()].lower()
+            before = text[max(0, m.start() - 16) : m.start()].lower()  # "discharged POD 1" is not today
             if attached and m.group(0).lower().startswith("pod") and not re.search(r"d/c|disch", before):
                 return int(m.group("n")), sent.start + m.start(), sent.start + m.end()
         return None
@@ -161,6 +160,13 @@ class DaysMixin:
         full = [d for d in mentions if not d.month_only and not d.year_missing and d is not surgery]
         if surgery is not None:
             full = [d for d in full if d.date >= surgery.date]
+        # a date on the note's first line is its date ("ADMISSION H&P - 04/22/2026 19:30"), before any date in
+        # a sentence with a cue ("at 2-wk post-op visit 04/13/26")
+        first_line = self.nd.text.lstrip().split("\n", 1)[0]
+        offset = len(self.nd.text) - len(self.nd.text.lstrip())
+        header = [d for d in full if d.start < offset + len(first_line)]
+        if header:
+            return header[0]
         for d in full:
             sent = self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
             if self.cues.search(sent.text):

@@ -84,7 +84,7 @@ class NoteDoc:
             for i, tx in enumerate(texts):
                 if tx == "(":
                     stack.append(i)
-                elif tx == ")" and stack:
+                elif tx.startswith(")") and stack:  # also a token like "):"
                     groups.append((stack.pop(), i + 1))
         nd.token_paren = [None] * n
         for a, b in sorted(groups, key=lambda g: g[1] - g[0], reverse=True):

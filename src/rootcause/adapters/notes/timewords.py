@@ -90,18 +90,24 @@ def _build(lang: NoteLanguage) -> Patterns:
     months = _alt(list(tl.month_names))
     numeric_date = re.compile(r"(?<![\d/])(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?![\d/])")
     iso_date = re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
+    # "3 March 2026", "the 3rd of March", "14-Jan-2026", "03-Mar-22"
     day_month = re.compile(
-        rf"\b(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon>{months})\b\.?(?:,?\s+(?P<y>\d{{4}}))?",
+        rf"\b(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+(?:of\s+)?|-)(?P<mon>{months})\b\.?"
+        rf"(?:,?\s+(?P<y>\d{{4}})|-(?P<y2>\d{{4}}|\d{{2}})\b)?",
         re.IGNORECASE,
     )
     month_day = re.compile(
         rf"\b(?P<mon>{months})\.?\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*/)(?:,?\s+(?P<y>\d{{4}}))?",
         re.IGNORECASE,
     )
+    # "in March 2024", "since March", "March last year"; without a preposition only with its year ("PLIF,
+    # January 2021") or after last/this ("with you last March")
     month_only = re.compile(
-        r"\b(?:in|since|from|during|of|early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+"
+        r"\b(?:(?:in|since|from|during|of|early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+"
         r"(?:(?:early|late|mid)[- ])?"
-        rf"(?P<mon>{months})\b(?!\s*\d{{1,2}}\b(?!\d))(?:\s+(?P<y>\d{{4}})|\s+(?P<rel>last|this)\s+year)?",
+        rf"(?P<mon>{months})\b(?!\s*\d{{1,2}}\b(?!\d))(?:\s+(?P<y>\d{{4}})|\s+(?P<rel>last|this)\s+year)?"
+        rf"|(?P<mon2>{months})\.?,?\s+(?P<y2>(?:19|20)\d{{2}})\b"
+        rf"|\b(?P<rel2>last|this)\s+(?P<mon3>{months})\b)",
         re.IGNORECASE,
     )
     # "TLIF 03/2025"
@@ -109,7 +115,11 @@ def _build(lang: NoteLanguage) -> Patterns:
     not_after = re.compile(rf"^\s*-?\s*(?:{_alt(tl.durations_not)})\b", re.IGNORECASE)
     any_month = re.compile(rf"\b(?:{months})\b", re.IGNORECASE)
     this_month = re.compile(
-        r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+of\s+(?:this|the)\s+month\b", re.IGNORECASE
+        r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+of\s+(?:this|the)\s+month\b"
+        # "on the 14th", ", the 10th": a day of this month (or the last, if that day is still to come)
+        rf"|(?:\bon\s+|,\s*)the\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s*(?:of\b|-|{months}|day|week|month|year|"
+        r"floor|cent|vertebra|level))",
+        re.IGNORECASE,
     )
     return Patterns(
         duration,
@@ -296,7 +306,7 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             if not free(*m.span()):
                 continue
             mon = months[m.group("mon").lower().rstrip(".")]
-            y = _year(m.group("y"))
+            y = _year(m.group("y") or (m.groupdict().get("y2")))
             missing = y is None
             if y is None:
                 if reference is None:
@@ -313,7 +323,7 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
         # "on the 2nd of this month": the note's month (the month before, if that day is still to come)
         if reference is None or not free(*m.span()):
             continue
-        day = int(m.group("d"))
+        day = int(m.group("d") or m.group("d2"))
         d = _mk(reference.year, reference.month, day)
         if d is not None and d > reference:
             prev = reference.replace(day=1) - dt.timedelta(days=1)
@@ -324,17 +334,24 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
     for m in found[id(p.month_only)]:
         if not free(*m.span()):
             continue
-        mon = months[m.group("mon").lower()]
-        y = _year(m.group("y"))
+        name = next(g for g in ("mon", "mon2", "mon3") if m.group(g))
+        mon = months[m.group(name).lower().rstrip(".")]
+        y = _year(m.group("y") or m.group("y2"))
+        rel = m.group("rel")
         if y is None:
             if reference is None:
                 continue
-            if m.group("rel"):
-                y = reference.year - (1 if m.group("rel").lower() == "last" else 0)
+            if rel:
+                y = reference.year - (1 if rel.lower() == "last" else 0)
+            elif m.group("rel2"):
+                # "last March": the latest March before this month; "this March": this year's
+                last = m.group("rel2").lower() == "last"
+                y = reference.year - 1 if last and mon >= reference.month else reference.year
             else:
                 y = reference.year if (reference.month, reference.day) >= (mon, 15) else reference.year - 1
         d = dt.date(y, mon, 15)
-        out.append(DateMention(d, m.start("mon"), m.end(), text[m.start("mon") : m.end()], month_only=True))
+        start = m.start("rel2") if m.group("rel2") else m.start(name)
+        out.append(DateMention(d, start, m.end(), text[start : m.end()], month_only=True))
         spans.append(m.span())
     for m in found[id(p.numeric_month)]:  # "TLIF 08/2025": a month, counted from its 15th
         if free(*m.span()):
