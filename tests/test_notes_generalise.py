@@ -563,6 +563,15 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"days_since_surgery": 9}),
         ("OUTPATIENT PT 04/14/2026\nDx (referral): R buttock pain s/p L4-S1 PLIF (03/26/2024, Dr. Greer).",
          None, {"procedure": "fusion", "days_since_surgery": 749}),
+        # pain scores dated by a post-operative day, by a date just after them, or told now about the leg
+        ("Left L5/S1 microdiscectomy, POD 9. Leg pain NRS 7/10 on day 1, 5/10 on day 4, 3/10 today.", None,
+         {"pain_scores": [{"day": 1, "nrs": 7}, {"day": 4, "nrs": 5}, {"day": 9, "nrs": 3}]}),
+        ("Clinic 11/18/2025. s/p L5-S1 microdiscectomy 06/10/2025. VAS leg 60 mm today (VAS 0 mm on "
+         "07/22/25).",
+         None, {"pain_scores": [{"day": 42, "nrs": 0}, {"day": 161, "nrs": 6}]}),
+        ("L4/5 discectomy 6 weeks ago. Leg NRS 8/10. Pain 5/10 in the back.", None,
+         {"pain_scores": [{"day": 42, "nrs": 8}]}),
+        ("L4/5 discectomy 6 weeks ago. Leg pain was 8/10 at discharge.", None, {"pain_scores": None}),
         # compound durations; a side in a clause calling its complaint old is not the leg pain's side
         ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None,
          {"onset_days": 71}),

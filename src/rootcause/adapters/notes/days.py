@@ -33,6 +33,7 @@ class DaysMixin:
     pain: re.Pattern[str]
     events: re.Pattern[str]
     cues: re.Pattern[str]
+    date_mentions: list[DateMention]
 
     def ev(self, fld: str, value: Any, start: int, end: int) -> None:
         raise NotImplementedError
@@ -47,6 +48,7 @@ class DaysMixin:
             mentions = dates(lang, nd.text, reference) if reference is not None else first
         else:
             mentions = first
+        self.date_mentions = mentions
         surgery = self._surgery_date(mentions)
         note = self.given_date
         if note is None:

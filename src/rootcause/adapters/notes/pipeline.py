@@ -30,11 +30,13 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 QUOTES = re.compile(r"(?<![A-Za-z])['‘’]|['‘’](?![A-Za-z])|[\"“”]")
 SCORE_PATTERNS = [
     r"(?<![\d/.])(?P<score>\d{1,2}(?:\.\d)?)\s*(?:/|out\s+of)\s*(?:10|ten)\b(?!\s*/)",
-    r"\b(?:NRS|VAS)\s*(?:leg\s*)?(?:score\s*)?(?:of\s*)?(?P<score>\d{1,2}(?:\.\d)?)\b(?!\s*/|\s*out)",
+    r"\b(?:NRS|NPRS|VAS)\s*(?:leg\s*)?(?:score\s*)?(?:of\s*)?(?P<score>\d{1,2}(?:\.\d)?)\b(?!\s*/|\s*out|\s*mm)",
+    # a visual analogue scale in millimetres ("VAS leg 60 mm"): read as tenths
+    r"\bVAS\s*(?:leg\s*)?(?:score\s*)?(?:of\s*)?(?P<score>\d{1,3})\s*mm\b",
 ]
 
 
-SCORE_TRIGGERS = ["10", "ten", "nrs", "vas"]
+SCORE_TRIGGERS = ["10", "ten", "nrs", "nprs", "vas"]
 
 
 def normalise(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from rootcause.adapters.notes.days import DaysMixin
 from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import Evidence, OperationReading
-from rootcause.adapters.notes.timewords import Duration, durations, words_re
+from rootcause.adapters.notes.timewords import DateMention, Duration, durations, words_re
 
 PREOP = re.compile(
     r"\b(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|op|operation)|pre-?op(?:erative(?:ly)?)?|prior\s+to\s+(?:the\s+)?surgery)\b",
@@ -57,6 +57,21 @@ def _around(text: str, m: re.Match[str]) -> str:
 RETURN_CUE = re.compile(
     r"\b(?:came\s+back|come\s+back|returned|return\s+of|recurr\w*|flared|back\s+again|started\s+again|new\s+\w*\s*pain)\b",
     re.I,
+)
+# "7/10 on day 1", "5/10 POD#4", "9/10 on post-op day 2": the score's own day
+SCORE_POD = re.compile(
+    r"^\W*(?:\w+\W+){0,2}?(?:on\s+|at\s+|by\s+)?(?:pod\s*#?\s*|post-?op(?:erative)?\s+day\s+|day\s+)(?P<n>\d{1,3})\b"
+    r"(?!\s*/)(?!\s*(?:of|and)\s+(?:the\s+)?(?:pain|symptoms|leg))"
+)
+# a score told in the past ("was 8/10", "at discharge 3/10", "carried forward from ...") is not today's
+PAST_SCORE = re.compile(
+    r"\b(?:was|were|had|used\s+to|previously|initially|at\s+discharge|on\s+discharge|carried\s+forward|prior|"
+    r"last\s+(?:week|month|visit|review|time)|before)\b",
+    re.I,
+)
+SCORE_SURGERY_DAY = re.compile(
+    r"^\W*(?:on\s+|in\s+)?(?:the\s+)?(?:evening|day|night|afternoon)\s+of\s+(?:the\s+|her\s+|his\s+)?"
+    r"(?:surgery|operation|op)\b"
 )
 FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
 
@@ -111,6 +126,7 @@ class TimeReader(DaysMixin):
         self.no_leg_pain = _words_re(tl.no_leg_pain)
         self.cues = _words_re(tl.note_date_cues)
         self.out = TimelineReading()
+        self.date_mentions: list[DateMention] = []
         self._legish: dict[str, bool] = {}
         self._complaints: list[Sentence] | None = None
         self.op_sentence = op.targets[0].sentence.index if op else -1
@@ -514,10 +530,10 @@ class TimeReader(DaysMixin):
         scores = [t for t in nd.targets if t.info.kind == "score" and nd.usable(t)]
         seen: set[tuple[int, float]] = set()
         for i, t in enumerate(scores):
-            m = re.search(r"\d{1,2}(?:\.\d)?", t.text)
+            m = re.search(r"\d{1,3}(?:\.\d)?", t.text)
             if m is None:
                 continue
-            value = float(m.group())
+            value = float(m.group()) / (10 if re.search(r"mm\s*$", t.text) else 1)
             if value > 10:
                 continue
             sent = t.sentence
@@ -528,6 +544,8 @@ class TimeReader(DaysMixin):
             nxt = scores[i + 1].start if i + 1 < len(scores) else sent.end
             tail = nd.text[t.end : min(nxt, sent.end + 80)]
             day = self._score_day(tail, days)
+            if day is None:
+                day = self._score_date(t.end, min(nxt, sent.end, t.end + 40))
             undated = bool(PREOP.search(tail[:40]))
             if (
                 day is None
@@ -537,8 +555,18 @@ class TimeReader(DaysMixin):
                 )
             ):
                 day = days
+            if (
+                day is None
+                and not undated
+                and days is not None
+                and (self.leg.search(lead) or self.leg.search(t.text))
+                and not PAST_SCORE.search(nd.text[sent.start : t.start])
+                and sent.index not in self.exam_sentences
+            ):
+                day = days  # "leg NRS 8/10.", "NPRS leg 6/10, back 7/10": a present score is today's
             if day is None or (days is not None and day > days):
                 continue
+            value = round(value, 1)
             key = (day, value)
             if key in seen:
                 continue
@@ -547,8 +575,25 @@ class TimeReader(DaysMixin):
             self.ev("pain_scores", {"day": day, "nrs": value}, t.start, t.end)
         self.out.pain_scores.sort(key=lambda sc: sc["day"])
 
+    def _score_date(self, start: int, end: int) -> int | None:
+        """'0 mm on 07/22/25', '8/10 at pre-op consult 06/23/26': a score dated by a date just after it."""
+        surgery = self.out.surgery_date
+        if surgery is None and self.out.note_date is not None and self.out.days_since is not None:
+            surgery = self.out.note_date - dt.timedelta(days=self.out.days_since)
+        if surgery is None:
+            return None
+        for d in self.date_mentions:
+            if start <= d.start < end and not d.month_only:
+                return (d.date - surgery).days
+        return None
+
     def _score_day(self, tail: str, days: int | None) -> int | None:
         low = tail.lower()
+        pod = SCORE_POD.match(low)
+        if pod:
+            return int(pod.group("n"))
+        if SCORE_SURGERY_DAY.match(low):
+            return 0
         if re.match(
             r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today)\b",
             low,
@@ -568,6 +613,14 @@ class TimeReader(DaysMixin):
                 r"^\s*(?:review|check|follow-?up|clinic|appointment|visit|wound\s+check|post)", rest
             ) or re.match(r"^\s*-?\s*(?:week|month)?\s*(?:review|check)", rest):
                 return d.days
+            if re.match(r"^\W*(?:at|by)\s+(?:about\s+|around\s+)?$", low[: d.start]) and not re.match(
+                r"^\s*(?:ago|of\b)", rest
+            ):
+                return d.days  # "3/10 at 6 weeks"
+            if days is not None and re.match(r"^\W*(?:about\s+|around\s+)?$", low[: d.start]) and re.match(
+                r"^\s*ago\b", rest
+            ):
+                return days - d.days  # "8/10 two weeks ago"
             break
         return None
 
