@@ -590,6 +590,12 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
 @pytest.mark.parametrize(
     ("text", "relief"),
     [
+        ("Sciatica gone post-op.", "complete"),
+        ("Pre-op L sciatica gone ✓.", "complete"),
+        ("Pre-op sx were R-sided only, resolved post-op.", "complete"),
+        ("Well for 2 weeks after op, leg pains gone.", "complete"),
+        ("Initially leg pain ↓ ~50%.", "partial"),
+        ("Pre-op bilat thigh pain ↓↓ - now occ. mild L ant thigh ache.", "partial"),
         ("Leg pain initially improved post op, though not completely.", "partial"),
         ("Initially his leg symptoms settled well after the operation.", "complete"),
         ("My left leg is great, no pain at all since surgery.", "complete"),
