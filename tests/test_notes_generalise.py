@@ -53,6 +53,11 @@ HELD_OUT_FLOORS = [
     ("notes_heldout3", 0.79, 0.87, 4),
     ("notes_heldout4", 0.80, 0.80, 0),
     ("notes_heldout5", 0.82, 0.85, 2),  # diagnostic tests and imaging; first run 0.81/0.85, 2
+    # session 6 (first runs in docs/notes.md): letters, transcripts and other writers; templated US notes
+    # (ROS, checkboxes, SOAP); timelines
+    ("notes_heldout6", 0.83, 0.84, 1),
+    ("notes_heldout7", 0.84, 0.87, 3),
+    ("notes_heldout8", 0.81, 0.91, 2),
 ]
 
 
@@ -78,6 +83,9 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout3", 3),
         ("notes_heldout4", 0),
         ("notes_heldout5", 2),
+        ("notes_heldout6", 4),
+        ("notes_heldout7", 1),
+        ("notes_heldout8", 1),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -408,6 +416,18 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("DR: Any problems with your waterworks or bowels?\nPT: No, all normal.",
          {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         ("DR: Is the calf swollen?\nPT: Yes, really tight.", {"calf_swelling_or_tenderness": True}),
+        ("ROS: (+) fever. (-) saddle anesthesia, urinary retention/incontinence, bowel incontinence, SOB.",
+         {"fever": True, "saddle_anaesthesia": False, "bladder_dysfunction": False,
+          "bowel_dysfunction": False, "chest_pain_or_breathlessness": False}),
+        ("ROS: (-) numbness, (-) saddle anesth, (-) b/b.", {"saddle_anaesthesia": False}),
+        ("Deep L buttock pain, worse sitting + on the saddle, occasional tingling.",
+         {"saddle_anaesthesia": None}),
+        ("Abdomen soft, appropriately tender at L paramedian incision; incision c/d/i.",
+         {"wound_problem": False}),
+        ("Pre-op: R leg pain; power 5/5 throughout at pre-assessment. L: ankle DF 3/5, EHL 2/5. R 5/5.",
+         {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        ("The front of the foot just flops down when I walk, I can't lift it up at all.",
+         {"foot_drop": True}),
         # advice and conditions are not findings
         ("Return precautions given for saddle anesthesia, urinary retention, fever.",
          {"saddle_anaesthesia": None, "bladder_dysfunction": None, "fever": None}),

@@ -106,7 +106,8 @@ class FindingReader:
         self.not_result = _rx(rules.modality_not_result)
         self.examiner = _rx(rules.examiner_cues)
         self.preop = re.compile(
-            r"\bpre-?op(?:erative)?\b|\bbefore\s+(?:the\s+)?(?:surgery|operation|op)\b", re.I
+            r"\bpre-?op(?:erative)?\b|\bbefore\s+(?:the\s+)?(?:surgery|operation|op)\b|\bpre-?(?:assessment|admission)\b",
+            re.I,
         )
 
     # ------------------------------------------------------------------ gates

@@ -83,7 +83,9 @@ class Frame(Strict):
     negative: list[str] = Field(default_factory=list)
     order: Literal["name_first", "any"] = "name_first"
     max_gap: int | None = Field(default=None, ge=0, le=12)
-    block_before: list[str] = Field(default_factory=list, description="a name after one of these is not read")
+    block_before: list[str] = Field(
+        default_factory=list, description="a name after one of these words or phrases is not read"
+    )
     block_after: list[str] = Field(default_factory=list, description="a name before one of these is not read")
     negative_block_after: list[str] = Field(
         default_factory=list,

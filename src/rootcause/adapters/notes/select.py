@@ -193,6 +193,12 @@ def make_selector(lang: NoteLanguage) -> Any:
             for a in prune_longest(name_spans):
                 if a.start > 0 and doc[a.start - 1].lower_ in block_before:
                     continue
+                if any(  # a phrase before the name: "on the saddle" (a bicycle's)
+                    " " in b and a.start >= b.count(" ") + 1
+                    and " ".join(t.lower_ for t in doc[a.start - b.count(" ") - 1 : a.start]) == b
+                    for b in block_before
+                ):
+                    continue
                 if a.end < n and doc[a.end].lower_ in block_after:
                     continue
                 blocked_after = a.end < n and doc[a.end].lower_ in neg_block_after
@@ -212,6 +218,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                     if r.start < p or sent_id(doc, r.start) != sent or words(p, r.start) > gap_max:
                         continue
                     if any(t in name_tokens for t in range(p, r.start)):
+                        continue
+                    if _signed(doc, a.end, r.start):
                         continue
                     if any("\n" in doc[t].text for t in range(a.end, r.start)):
                         continue
@@ -247,6 +255,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                         if r.end > q or sent_id(doc, r.start) != sent or words(r.end, q) > gap_max:
                             continue
                         if any(t in name_tokens for t in range(r.end, q)):
+                            continue
+                        if _signed(doc, r.end, a.start):
                             continue
                         if any("\n" in doc[t].text for t in range(r.end, a.start)):
                             continue
@@ -320,3 +330,9 @@ def make_selector(lang: NoteLanguage) -> Any:
         return doc
 
     return rc_select
+
+
+def _signed(doc: Any, start: int, end: int) -> bool:
+    """A review-of-systems sign ("(-)", "(+)") between a name and a result starts another item."""
+    text = "".join(doc[t].text for t in range(start, end))
+    return "(-)" in text or "(+)" in text
