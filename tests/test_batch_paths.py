@@ -166,7 +166,17 @@ def test_rendered_lines_are_the_engine_numbers(raw: list[dict]) -> None:
         for condition, p in single.differential:
             assert got[condition] == pytest.approx(p, rel=0, abs=1e-12)
         assert row["triage"]["level"] == single.triage.level
-        assert [s["finding"] for s in row["next_steps"]] == [s["finding"] for s in single.next_steps]
+        batch_steps = [s["finding"] for s in row["next_steps"]]
+        single_steps = [s["finding"] for s in single.next_steps]
+        assert len(batch_steps) == len(single_steps)
+        if batch_steps != single_steps:
+            # the batch's BLAS kernel may differ in the last float32 place: only steps whose gains tie within
+            # 1e-6 may trade places
+            scored = ENGINE.score([ENGINE.parse(case)])
+            gains = gain_per_cost(ENGINE.model, scored.posterior, scored.encoded.known, scored.floor)[0]
+            index = {f: i for i, f in enumerate(ENGINE.model.findings)}
+            for got_step, want_step in zip(batch_steps, single_steps, strict=True):
+                assert abs(gains[index[got_step]] - gains[index[want_step]]) <= 1e-6, (got_step, want_step)
 
 
 def test_rendered_line_with_certainty_and_few_steps_left() -> None:
