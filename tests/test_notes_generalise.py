@@ -592,6 +592,12 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("L4/5 discectomy 6 weeks ago. Leg NRS 8/10. Pain 5/10 in the back.", None,
          {"pain_scores": [{"day": 42, "nrs": 8}]}),
         ("L4/5 discectomy 6 weeks ago. Leg pain was 8/10 at discharge.", None, {"pain_scores": None}),
+        # fixed-date holidays, and a date in the sentence that tells the pain starting
+        ("Date: 29/01/2027. She had a left L4/5 microdiscectomy the day after Boxing Day. Her leg pain went "
+         "completely. Since Sunday 17th January the left leg pain has come back.", None,
+         {"days_since_surgery": 33, "onset_days": 21}),
+        ("Clinic 16.02.2026. Right L4/5 TLIF 04.08.2025. The leg pain began to creep back around Bonfire "
+         "Night.", None, {"onset_days": 93}),
         # compound durations; a side in a clause calling its complaint old is not the leg pain's side
         ("L5/S1 microdiscectomy 101 days ago. Pain returned 4 weeks and 2 days ago.", None,
          {"onset_days": 71}),

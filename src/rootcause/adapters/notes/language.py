@@ -283,6 +283,7 @@ class Timeline(Strict):
     units: dict[Literal["day", "week", "fortnight", "month", "year"], list[str]]
     unit_days: dict[Literal["day", "week", "fortnight", "month", "year"], float]
     month_names: dict[str, int]
+    holidays: dict[str, tuple[int, int]] = Field(default_factory=dict)
     weekdays: dict[str, int]
     month_only_within: float
     note_date_cues: list[str]

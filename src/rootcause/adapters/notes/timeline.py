@@ -73,6 +73,11 @@ SCORE_SURGERY_DAY = re.compile(
     r"^\W*(?:on\s+|in\s+)?(?:the\s+)?(?:evening|day|night|afternoon)\s+of\s+(?:the\s+|her\s+|his\s+)?"
     r"(?:surgery|operation|op)\b"
 )
+# words just before a date that make it the day something started ("since", "on", "around", "began")
+ONSET_DATE_LEAD = re.compile(
+    r"\b(?:since|on|around|about|from|began|begun|started|starting|came\s+back|returned|until)\b[^.;]{0,22}$",
+    re.I,
+)
 FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
 
 
@@ -366,6 +371,9 @@ class TimeReader(DaysMixin):
         for sent in cands:
             if not (self.legish(sent.text) or self.events.search(sent.text)):
                 continue
+            dated = self._dated_onset(sent)
+            if dated is not None and self._set_onset(*dated):
+                return sent
             explicit = [
                 d
                 for d in durations(self.lang, sent.text, sent.start)
@@ -423,6 +431,26 @@ class TimeReader(DaysMixin):
                 ):
                     return sent
         return self._since_operation(cands)
+
+    def _dated_onset(self, sent: Sentence) -> tuple[int, int, int] | None:
+        """'Since Sunday 17th January the pain has come back', 'began around Bonfire Night', 'On 25/05/2026
+        she bent to lift ...': a date in a sentence telling the pain starting, counted from the operation."""
+        surgery = self.out.surgery_date
+        note, days = self.out.note_date, self.out.days_since
+        if surgery is None and note is not None and days is not None:
+            surgery = note - dt.timedelta(days=days)
+        if surgery is None or not (self.onset_verbs.search(sent.text) or RETURN_CUE.search(sent.text)):
+            return None
+        for d in self.date_mentions:
+            if not sent.start <= d.start < sent.end or d.month_only or d.date == note:
+                continue
+            lead = self.nd.text[max(sent.start, d.start - 30) : d.start]
+            if not ONSET_DATE_LEAD.search(lead) and d.start - sent.start > 3:
+                continue
+            value = (d.date - surgery).days
+            if value > 0 and (days is None or value <= days):
+                return value, d.start, d.end
+        return None
 
     def _dates_complaint(self, d: Duration, before: str, rest: str) -> bool:
         """'x 5/7', 'for 3 months', 'over the last 18 months', 'ten days ago', '3/12 of ...'."""
@@ -617,8 +645,10 @@ class TimeReader(DaysMixin):
                 r"^\s*(?:ago|of\b)", rest
             ):
                 return d.days  # "3/10 at 6 weeks"
-            if days is not None and re.match(r"^\W*(?:about\s+|around\s+)?$", low[: d.start]) and re.match(
-                r"^\s*ago\b", rest
+            if (
+                days is not None
+                and re.match(r"^\W*(?:about\s+|around\s+)?$", low[: d.start])
+                and re.match(r"^\s*ago\b", rest)
             ):
                 return days - d.days  # "8/10 two weeks ago"
             break

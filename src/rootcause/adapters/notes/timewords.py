@@ -44,6 +44,7 @@ class Patterns:
     numeric_month: re.Pattern[str]
     any_month: re.Pattern[str]
     this_month: re.Pattern[str]
+    holiday: re.Pattern[str] | None
     unit_of: dict[str, str]
     not_after: re.Pattern[str]
 
@@ -121,6 +122,14 @@ def _build(lang: NoteLanguage) -> Patterns:
         r"floor|cent|vertebra|level))",
         re.IGNORECASE,
     )
+    holiday = (
+        re.compile(
+            rf"\b(?:(?:the\s+)?(?P<shift>day\s+after|day\s+before)\s+)?(?P<name>{_alt(list(tl.holidays))})\b",
+            re.IGNORECASE,
+        )
+        if tl.holidays
+        else None
+    )
     return Patterns(
         duration,
         slash,
@@ -133,6 +142,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         numeric_month,
         any_month,
         this_month,
+        holiday,
         unit_of,
         not_after,
     )
@@ -253,6 +263,7 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
         named = rx in (p.day_month, p.month_day, p.month_only)  # need a month name
         found[id(rx)] = list(rx.finditer(text)) if has_month or not named else []
     found[id(p.numeric_month)] = list(p.numeric_month.finditer(text))
+    found[id(p.holiday)] = list(p.holiday.finditer(text)) if p.holiday is not None else []
     if len(_DATE_MATCHES) > 256:
         _DATE_MATCHES.clear()
     _DATE_MATCHES[key] = (lang, found)
@@ -330,6 +341,22 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             d = _mk(prev.year, prev.month, day)
         if d:
             out.append(DateMention(d, m.start(), m.end(), m.group(), year_missing=True))
+            spans.append(m.span())
+    holidays = {k.lower(): v for k, v in lang.timeline.holidays.items()}
+    for m in found[id(p.holiday)]:
+        # "the day after Boxing Day": the latest one on or before the reference date
+        if reference is None or not free(*m.span()):
+            continue
+        month, day = holidays[re.sub(r"\s+", " ", m.group("name").lower())]
+        shift = m.group("shift")
+        delta = 0 if shift is None else (1 if "after" in shift.lower() else -1)
+        d = _mk(reference.year, month, day)
+        if d is not None and d + dt.timedelta(days=delta) > reference:
+            d = _mk(reference.year - 1, month, day)
+        if d is not None:
+            out.append(
+                DateMention(d + dt.timedelta(days=delta), m.start(), m.end(), m.group(), year_missing=True)
+            )
             spans.append(m.span())
     for m in found[id(p.month_only)]:
         if not free(*m.span()):
