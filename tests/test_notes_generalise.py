@@ -426,6 +426,14 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
          {"wound_problem": False}),
         ("Pre-op: R leg pain; power 5/5 throughout at pre-assessment. L: ankle DF 3/5, EHL 2/5. R 5/5.",
          {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        ("O/E: Wound healed, no redness, no discharge, not tender.",
+         {"wound_problem": False, "wound_tender_fluctuant": False}),
+        ("O/E: Incision well healed, no erythema, drainage or fluctuance.",
+         {"wound_tender_fluctuant": False}),
+        ("No sphincter symptoms.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("S - 52M, back pain.\nB - L5/S1 microdiscectomy.\nA - Power 5/5. PU normally. Bowels normal.\n"
+         "R - Review.",
+         {"bladder_dysfunction": False, "bowel_dysfunction": False, "leg_weakness": False}),
         ("The front of the foot just flops down when I walk, I can't lift it up at all.",
          {"foot_drop": True}),
         # advice and conditions are not findings

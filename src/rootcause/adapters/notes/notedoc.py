@@ -14,6 +14,9 @@ from rootcause.adapters.notes.pipeline import INLINE_SECTIONS, TARGETS, LabelInf
 DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 
 
+# an SBAR handover (Situation, Background, Assessment, Recommendation): its "A -" is findings, not a diagnosis
+SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
+
 @dataclass
 class Sentence:
     index: int
@@ -65,6 +68,7 @@ class NoteDoc:
         nd.token_section = [None] * n
         line_start = doc.user_data.get("rc_line_start") or [t.i == 0 for t in doc]
         current: str | None = None
+        sbar = bool(SBAR.search(text))
         for sec in getattr(doc._, "sections", None) or []:
             a, b = sec.title_start, min(sec.body_end, n)
             if sec.category is not None:
@@ -72,6 +76,8 @@ class NoteDoc:
                 inline = sec.category in INLINE_SECTIONS and doc[a].is_sent_start
                 if line_start[a] or inline:
                     current = sec.category
+                    if sbar and current == "assessment" and doc[a].text == "A":
+                        current = "examination"  # SBAR's "A -" holds the observations and examination
             if b > a:
                 nd.token_section[a:b] = [current] * (b - a)
         nd.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]

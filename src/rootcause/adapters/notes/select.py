@@ -287,7 +287,13 @@ def make_selector(lang: NoteLanguage) -> Any:
                             out.append(Span(doc, a.start, a.end, label=label))
                     continue
                 _, r, neg, start, end = best
-                inner = range(a.end, r.start) if r.start >= a.end else range(r.end, a.start)
+                inner = list(range(a.end, r.start) if r.start >= a.end else range(r.end, a.start))
+                # a negative result carries its own negation: a negator of an earlier clause does not flip it
+                # ("Wound healed, no redness, not tender"); a positive one may sit in a denied list ("no
+                # erythema, drainage or fluctuance")
+                breaks = [i for i, t in enumerate(inner) if doc[t].text in (",", ";")]
+                if neg and breaks:
+                    inner = inner[breaks[-1] + 1 :]
                 if any(doc[t].lower_ in NEGATORS for t in inner):
                     neg = not neg
                 key = (start, end, idx, neg)
