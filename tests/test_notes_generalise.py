@@ -600,6 +600,11 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("L4/5 discectomy 6 weeks ago. Leg NRS 8/10. Pain 5/10 in the back.", None,
          {"pain_scores": [{"day": 42, "nrs": 8}]}),
         ("L4/5 discectomy 6 weeks ago. Leg pain was 8/10 at discharge.", None, {"pain_scores": None}),
+        # a weekday or day of the month for the operation (messages dated by note_date); "L3 to L5"
+        ("He had his laminectomy (the surgeon said L3 to L5) with Mr Bhatt on Tuesday.", "2026-03-12",
+         {"days_since_surgery": 2, "levels": ["L3-L4", "L4-L5"]}),
+        ("Hi its Gary, had my TLIF (L4/5, screws) on Fri 5th.", "2026-06-18", {"days_since_surgery": 13}),
+        ("They did surgery on the disc at L5/S1.", None, {"procedure": "discectomy"}),
         # fixed-date holidays, and a date in the sentence that tells the pain starting
         ("Date: 29/01/2027. She had a left L4/5 microdiscectomy the day after Boxing Day. Her leg pain went "
          "completely. Since Sunday 17th January the left leg pain has come back.", None,

@@ -11,7 +11,8 @@ from rootcause.adapters.notes.language import Operation
 from rootcause.adapters.notes.notedoc import DROP_CATEGORIES, NoteDoc, Target
 
 LEVEL = re.compile(
-    r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)(?:\s*(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2})|\s+(?P<b2>[LS]\d))?(?![\w/])",
+    r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)(?:\s*(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2})|\s+(?P<b2>[LS]\d)"
+    r"|\s+to\s+(?P<b3>[LTS]\d{1,2}))?(?![\w/])",
     re.IGNORECASE,
 )
 SPINE = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
@@ -53,10 +54,10 @@ def _vertebra(name: str, ref: str) -> str | None:
 
 
 def parse_levels(text: str, base: int) -> list[tuple[str, int, int]]:
-    """Disc levels written as L4/5, L4-5, L4/L5, L5/S1, or ranges (L3-5, L4-S1) -> ("L4-L5", start, end)."""
+    """Disc levels as L4/5, L4-5, L4/L5, L5/S1 or ranges (L3-5, L4-S1, "L3 to L5") -> ("L4-L5", start, end)."""
     out: list[tuple[str, int, int]] = []
     for m in LEVEL.finditer(text):
-        second = m.group("b") or m.group("b2")
+        second = m.group("b") or m.group("b2") or m.group("b3")
         if not second:
             continue
         if HEDGE_AFTER.match(text[m.end() :]):

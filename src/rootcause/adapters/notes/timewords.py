@@ -45,6 +45,7 @@ class Patterns:
     any_month: re.Pattern[str]
     this_month: re.Pattern[str]
     holiday: re.Pattern[str] | None
+    weekday: re.Pattern[str]
     unit_of: dict[str, str]
     not_after: re.Pattern[str]
 
@@ -130,6 +131,13 @@ def _build(lang: NoteLanguage) -> Patterns:
         if tl.holidays
         else None
     )
+    days_alt = _alt(list(tl.weekdays))
+    # "had my op on Tuesday", "on Fri 5th", "last Monday": a day of the past week (or that day of the month)
+    weekday = re.compile(
+        rf"\b(?:on|last|since)\s+(?P<wd>{days_alt})\.?(?:\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)\b)?"
+        rf"(?!\s+(?:morning|afternoon|evening|night))?",
+        re.IGNORECASE,
+    )
     return Patterns(
         duration,
         slash,
@@ -143,6 +151,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         any_month,
         this_month,
         holiday,
+        weekday,
         unit_of,
         not_after,
     )
@@ -264,6 +273,7 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
         found[id(rx)] = list(rx.finditer(text)) if has_month or not named else []
     found[id(p.numeric_month)] = list(p.numeric_month.finditer(text))
     found[id(p.holiday)] = list(p.holiday.finditer(text)) if p.holiday is not None else []
+    found[id(p.weekday)] = list(p.weekday.finditer(text))
     if len(_DATE_MATCHES) > 256:
         _DATE_MATCHES.clear()
     _DATE_MATCHES[key] = (lang, found)
@@ -341,6 +351,24 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             d = _mk(prev.year, prev.month, day)
         if d:
             out.append(DateMention(d, m.start(), m.end(), m.group(), year_missing=True))
+            spans.append(m.span())
+    weekdays = {k.lower(): v for k, v in lang.timeline.weekdays.items()}
+    for m in found[id(p.weekday)]:
+        # "on Fri 5th": that day of this month or the last; "on Tuesday": the latest Tuesday before the note
+        if reference is None or not free(*m.span()):
+            continue
+        if m.group("d"):
+            day = int(m.group("d"))
+            d = _mk(reference.year, reference.month, day)
+            if d is None or d > reference:
+                prev = reference.replace(day=1) - dt.timedelta(days=1)
+                d = _mk(prev.year, prev.month, day)
+        else:
+            back = (reference.weekday() - weekdays[m.group("wd").lower()]) % 7 or 7
+            d = reference - dt.timedelta(days=back)
+        if d is not None:
+            start = m.start("wd")
+            out.append(DateMention(d, start, m.end(), text[start : m.end()], year_missing=True))
             spans.append(m.span())
     holidays = {k.lower(): v for k, v in lang.timeline.holidays.items()}
     for m in found[id(p.holiday)]:
