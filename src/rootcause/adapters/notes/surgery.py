@@ -54,7 +54,10 @@ def _vertebra(name: str, ref: str) -> str | None:
 
 
 def parse_levels(text: str, base: int) -> list[tuple[str, int, int]]:
-    """Disc levels as L4/5, L4-5, L4/L5, L5/S1 or ranges (L3-5, L4-S1, "L3 to L5") -> ("L4-L5", start, end)."""
+    """Disc levels as L4/5, L4-5, L4/L5, L5/S1 or ranges (L3-5, L4-S1, "L3 to L5") -> [("L4-L5", start, end)].
+
+    Each disc of a range is one entry with the range's span.
+    """
     out: list[tuple[str, int, int]] = []
     for m in LEVEL.finditer(text):
         second = m.group("b") or m.group("b2") or m.group("b3")
