@@ -17,6 +17,7 @@ DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 # an SBAR handover (Situation, Background, Assessment, Recommendation): its "A -" is findings, not a diagnosis
 SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
 
+
 @dataclass
 class Sentence:
     index: int

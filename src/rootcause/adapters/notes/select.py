@@ -194,7 +194,8 @@ def make_selector(lang: NoteLanguage) -> Any:
                 if a.start > 0 and doc[a.start - 1].lower_ in block_before:
                     continue
                 if any(  # a phrase before the name: "on the saddle" (a bicycle's)
-                    " " in b and a.start >= b.count(" ") + 1
+                    " " in b
+                    and a.start >= b.count(" ") + 1
                     and " ".join(t.lower_ for t in doc[a.start - b.count(" ") - 1 : a.start]) == b
                     for b in block_before
                 ):
