@@ -48,29 +48,32 @@ def test_heldout_notes_score() -> None:
 # with 12, notes_heldout4 (terse, non-specialist, patient) 0.79/0.79 with 4. The second set's annotator
 # marks a dermatomal distribution from a traced pain path, which the public notes do not: left unread.
 HELD_OUT_FLOORS = [
-    # folder, F1 present, F1 absent, most red-flag polarity errors
-    ("notes_heldout2", 0.86, 0.88, 1),
-    ("notes_heldout3", 0.79, 0.87, 4),
-    ("notes_heldout4", 0.80, 0.80, 0),
-    ("notes_heldout5", 0.82, 0.85, 2),  # diagnostic tests and imaging; first run 0.81/0.85, 2
+    # folder, F1 present, F1 absent, most red-flag polarity errors, procedure accuracy
+    ("notes_heldout2", 0.86, 0.88, 1, 0.96),
+    ("notes_heldout3", 0.79, 0.87, 4, 0.96),
+    ("notes_heldout4", 0.80, 0.80, 0, 0.96),
+    ("notes_heldout5", 0.82, 0.85, 2, 0.96),  # diagnostic tests and imaging; first run 0.81/0.85, 2
     # session 6 (first runs in docs/notes.md): letters, transcripts and other writers; templated US notes
     # (ROS, checkboxes, SOAP); timelines
-    ("notes_heldout6", 0.83, 0.84, 1),
-    ("notes_heldout7", 0.84, 0.87, 3),
-    ("notes_heldout8", 0.81, 0.91, 2),
+    ("notes_heldout6", 0.83, 0.84, 1, 0.96),
+    ("notes_heldout7", 0.84, 0.87, 3, 0.96),
+    ("notes_heldout8", 0.82, 0.91, 2, 0.96),
+    # patients' and carers' messages; examination-heavy notes (tables of myotomes, reflexes, injections)
+    ("notes_heldout9", 0.73, 0.80, 0, 0.92),
+    ("notes_heldout10", 0.80, 0.83, 0, 0.96),
 ]
 
 
-@pytest.mark.parametrize(("folder", "present", "absent", "red_flags"), HELD_OUT_FLOORS)
+@pytest.mark.parametrize(("folder", "present", "absent", "red_flags", "procedure"), HELD_OUT_FLOORS)
 def test_later_heldout_sets_keep_their_score(
-    folder: str, present: float, absent: float, red_flags: int
+    folder: str, present: float, absent: float, red_flags: int, procedure: float
 ) -> None:
     report = evaluate(load_notes(DATA / folder), lambda text, date: read_note(text, date).case)
     summary = report.summary()
     assert summary["findings_present"]["f1"] >= present, summary
     assert summary["findings_absent"]["f1"] >= absent, summary
     assert summary["red_flag_polarity_errors"] <= red_flags, report.red_flag_errors
-    assert summary["fields"]["surgery.procedure"]["accuracy"] >= 0.96
+    assert summary["fields"]["surgery.procedure"]["accuracy"] >= procedure
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,9 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout5", 2),
         ("notes_heldout6", 4),
         ("notes_heldout7", 1),
-        ("notes_heldout8", 1),
+        ("notes_heldout8", 0),
+        ("notes_heldout9", 4),
+        ("notes_heldout10", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -434,6 +439,16 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("S - 52M, back pain.\nB - L5/S1 microdiscectomy.\nA - Power 5/5. PU normally. Bowels normal.\n"
          "R - Review.",
          {"bladder_dysfunction": False, "bowel_dysfunction": False, "leg_weakness": False}),
+        # power and reflex tables: a column per examination, or right/left pairs under a sides header
+        ("Power (MRC)        08:30 R/L     14:10 R/L\n  Hip flexion       5 / 5         4 / 3\n"
+         "  Ankle DF          5 / 5         3 / 2\nReflexes noted.",
+         {"leg_weakness": True, "progressive_weakness": True, "foot_drop": True}),
+        ("Examination (R / L)\n  Hip flexion (L2)      5 / 5\n  Knee extension (L3)   5 / 4+\n"
+         "  KJ                    2+ / 1+\n  AJ                    2+ / 2+\nSensation normal.",
+         {"leg_weakness": True, "reflex_loss": True}),
+        ("Has to strain to start passing urine and hasn't felt his bladder fill today.",
+         {"bladder_dysfunction": True}),
+        ("Says the L foot has got weaker since yesterday.", {"progressive_weakness": True}),
         ("The front of the foot just flops down when I walk, I can't lift it up at all.",
          {"foot_drop": True}),
         # advice and conditions are not findings

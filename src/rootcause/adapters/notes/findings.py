@@ -50,6 +50,20 @@ NO_RELIEF = re.compile(
 RELIEF_PERCENT = re.compile(r"\b(\d{1,3})\s*%\s*(?:relief|better|improvement|reduction)", re.I)
 RELIEF_WORDS = re.compile(r"\b(?:good|complete|excellent|marked)\s+relief\b|\brelieved\b|\bhelped\b", re.I)
 POWER_WORD = re.compile(r"\b(?:power|MMT|strength|myotomes)\b", re.I)
+# a power table: a header naming power with two or more columns (times, days, dates, pre-op), and rows of
+# right/left grade pairs, one pair per column
+POWER_TABLE_HEADER = re.compile(r"\b(?:power|MRC|myotomes?|strength|motor)\b", re.I)
+TABLE_COLUMN = re.compile(
+    r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\bpre-?op\b|\bPOD\s*#?\d+|\bday\s*\d+\b|\bnow\b"
+    r"|\btoday\b|\bwk\s*\d+|\b\d+\s*(?:wk|wks|weeks|/52)\b",
+    re.I,
+)
+GRADE_PAIR = re.compile(r"(?<![\d/])([0-5])[+-]?\s*/\s*([0-5])[+-]?(?![\d/])")
+# a table headed by sides ("Examination (R / L)", "Myotomes R/L"): its rows are right/left pairs
+TABLE_SIDES = re.compile(r"\(\s*R\s*/\s*L\s*\)|\bR\s*/\s*L\b|\bright\s*/\s*left\b", re.I)
+TABLE_REFLEX = re.compile(r"^\s*(?:KJ|AJ|knee\s+jerk|ankle\s+jerk|patellar|achilles|reflex)", re.I)
+REFLEX_GRADE_PAIR = re.compile(r"(?<![\d/])([0-4])\+*\s*/\s*([0-4])\+*(?![\d/])")
+TABLE_FOOT_DROP = re.compile(r"\b(?:DF|dorsiflex\w*|TA|tibialis\s+anterior)\b", re.I)
 GRADE_OF_5 = re.compile(r"([0-5])\s*([+-]?)\s*/\s*5")
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
@@ -483,6 +497,59 @@ class FindingReader:
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
 
+    def read_grade_table(self) -> None:
+        """A power table with a column per examination ("Power (MRC)  08:30 R/L  14:10 R/L" over rows like
+        "Ankle DF  5 / 5  3 / 2"), or one headed by sides ("Examination (R / L)"): the last column is today's
+        power, and a row weaker in a later column than in an earlier one is progressive weakness. A first
+        column headed pre-op is read as before the operation; reflex rows ("KJ 2+ / 1+") give a lost
+        reflex."""
+        text = self.nd.text
+        lines = text.split("\n")
+        offset = 0
+        starts = []
+        for line in lines:
+            starts.append(offset)
+            offset += len(line) + 1
+        for i, header in enumerate(lines):
+            sides = TABLE_SIDES.search(header) is not None
+            if not (POWER_TABLE_HEADER.search(header) or sides):
+                continue
+            columns = len(TABLE_COLUMN.findall(header))
+            if columns < 2 and not sides:
+                continue
+            columns = max(columns, 1)
+            preop_first = bool(self.preop.search(header.split("R/L")[0] if "R/L" in header else header))
+            weakest_now, worse, first_full_now_weak = 5, None, False
+            for j in range(i + 1, min(len(lines), i + 16)):
+                if TABLE_REFLEX.search(lines[j]):
+                    # "KJ  2+ / 1+": a reflex graded 0 or 1+ beside a 2+ on the other side is lost
+                    pairs = [(int(a), int(b)) for a, b in REFLEX_GRADE_PAIR.findall(lines[j])]
+                    now = pairs[-1] if len(pairs) == columns else None
+                    if now is not None and min(now) <= 1 and max(now) >= 2:
+                        self.add("reflex_loss", True, None, "grade", starts[j], starts[j] + len(lines[j]))
+                    continue
+                cells = [min(int(a), int(b)) for a, b in GRADE_PAIR.findall(lines[j])]
+                if len(cells) != columns:
+                    if cells or not lines[j].strip():
+                        break
+                    continue
+                start, end = starts[j], starts[j] + len(lines[j])
+                weakest_now = min(weakest_now, cells[-1])
+                if cells[-1] < 5:
+                    self.add("leg_weakness", True, None, "grade", start, end)
+                    dropped = cells[-1] <= self.lang.power.foot_drop_at_or_below
+                    if dropped and TABLE_FOOT_DROP.search(lines[j]):
+                        self.add("foot_drop", True, None, "grade", start, end)
+                earlier = cells[1:-1] if preop_first else cells[:-1]
+                if earlier and cells[-1] < min(earlier) and worse is None:
+                    worse = (start, end)
+                if preop_first and cells[0] == 5 and cells[-1] < 5:
+                    first_full_now_weak = True
+            if worse is not None:
+                self.add("progressive_weakness", True, None, "grade", *worse)
+            if first_full_now_weak:
+                self.add("new_motor_deficit", True, None, "grade", starts[i], starts[i] + len(header))
+
     def _preop_grades(self, grades: list[Target]) -> tuple[list[Target], list[Target]]:
         """The grades told as before the operation, and those beside them that are today's. In a sentence with
         one pre-operative cue and several grades ("EHL 3/5, was 5/5 pre-op") only the grade nearest the cue is
@@ -676,8 +743,7 @@ class FindingReader:
             for r in self.readings
             if r.value
             and r.finding in ("leg_weakness", "foot_drop", "femoral_nerve_deficit")
-            and r.target is not None
-            and (r.source == "grade" or self.exam_context(r.target))
+            and (r.source == "grade" or (r.target is not None and self.exam_context(r.target)))
         ]
         if not exam_weak:
             return
@@ -701,7 +767,8 @@ class FindingReader:
         ]
         preop_normal = values.get("preop_motor_deficit") is False
         if hist or before or preop_normal:
-            self.add("new_motor_deficit", True, exam_weak[0].target, "new_deficit")
+            first = exam_weak[0]
+            self.add("new_motor_deficit", True, first.target, "new_deficit", first.start, first.end)
 
     # ------------------------------------------------------------------ all
     def resolve(self) -> dict[str, bool]:
@@ -733,6 +800,7 @@ class FindingReader:
         self.read_phrases()
         self.read_measurements()
         self.read_grades()
+        self.read_grade_table()
         self.read_grade_progression()
         self.read_reflex_grades()
         self.read_root_blocks()
