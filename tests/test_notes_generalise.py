@@ -59,7 +59,7 @@ HELD_OUT_FLOORS = [
     ("notes_heldout7", 0.84, 0.87, 3, 0.96),
     ("notes_heldout8", 0.82, 0.91, 2, 0.96),
     # patients' and carers' messages; examination-heavy notes (tables of myotomes, reflexes, injections)
-    ("notes_heldout9", 0.73, 0.80, 0, 0.92),
+    ("notes_heldout9", 0.81, 0.82, 0, 0.92),
     ("notes_heldout10", 0.80, 0.83, 0, 0.96),
 ]
 
@@ -439,6 +439,17 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("S - 52M, back pain.\nB - L5/S1 microdiscectomy.\nA - Power 5/5. PU normally. Bowels normal.\n"
          "R - Review.",
          {"bladder_dysfunction": False, "bowel_dysfunction": False, "leg_weakness": False}),
+        # patients' words
+        ("His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
+         {"saddle_anaesthesia": True}),
+        ("This morning I couldn't get a wee started, had to strain for ages and only a dribble came out.",
+         {"bladder_dysfunction": True}),
+        ("My legs feel a bit weak but it's not getting any worse.",
+         {"leg_weakness": True, "progressive_weakness": False}),
+        ("My left calf is still weaker on tiptoe but it's definitely not getting any weaker.",
+         {"leg_weakness": True, "progressive_weakness": False}),
+        ("When I cough the pain go down the leg like electric.", {"neuropathic_pain_quality": True}),
+        ("Wee normal, no temp.", {"bladder_dysfunction": False, "fever": False}),
         # power and reflex tables: a column per examination, or right/left pairs under a sides header
         ("Power (MRC)        08:30 R/L     14:10 R/L\n  Hip flexion       5 / 5         4 / 3\n"
          "  Ankle DF          5 / 5         3 / 2\nReflexes noted.",

@@ -66,7 +66,7 @@ REFLEX_GRADE_PAIR = re.compile(r"(?<![\d/])([0-4])\+*\s*/\s*([0-4])\+*(?![\d/])"
 TABLE_FOOT_DROP = re.compile(r"\b(?:DF|dorsiflex\w*|TA|tibialis\s+anterior)\b", re.I)
 GRADE_OF_5 = re.compile(r"([0-5])\s*([+-]?)\s*/\s*5")
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
-NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil)\s+$", re.I)
+NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil|isn.t|aren.t)\s+(?:\w+\s+){0,2}$", re.I)
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
     r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
