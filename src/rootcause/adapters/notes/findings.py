@@ -26,6 +26,8 @@ PAST = re.compile(
 _JERK = (
     r"(?:patellar|achilles|ankle\s+jerks?|knee\s+jerks?|ankle\s+reflex(?:es)?|knee\s+reflex(?:es)?|AJs?|KJs?)"
 )
+# "KJ 2+/2+, AJ 2+/0": a reflex's right/left grades
+REFLEX_SLASH_PAIR = re.compile(rf"\b{_JERK}\s*:?\s*([0-4])\+*\s*/\s*([0-4])\+*(?![\d/])", re.I)
 REFLEX_PAIR = re.compile(
     rf"\b{_JERK}\b\s*:?\s*[RL]\s*(?P<g1>[0-4])\s*\+?\s*[,/;]?\s*(?:and\s+)?[RL]\s*(?P<g2>[0-4])\s*\+?"
     rf"|\b[RL]\s+{_JERK}\b\s*(?P<g1b>[0-4])\s*\+?\s*[,/;]\s*[RL](?:\s+{_JERK})?\s*(?P<g2b>[0-4])\s*\+?",
@@ -670,11 +672,27 @@ class FindingReader:
         ]
 
     def read_reflex_grades(self) -> None:
-        """'Achilles R 1+, L 2+', 'L patellar 1+, R 2+': a reflex graded 0 or 1+ beside a 2+ on the other side
-        is a lost reflex. Only the asymmetric case is read; equal grades say no more than the phrases do."""
+        """'Achilles R 1+, L 2+', 'L patellar 1+, R 2+', 'KJ 2+/2+, AJ 2+/0': a reflex graded 0 or 1+
+        beside a 2+ on the other side is a lost reflex. Right/left pairs all 2+ or more and equal ('KJ 2+/2+,
+        AJ 2+/2+') are symmetrical reflexes: no lost reflex, as "reflexes symmetrical" says."""
+        symmetric: tuple[int, int] | None = None
         for sent in self.nd.live_sentences():
             if "HISTORICAL" in self._sentence_flags(sent) or self.preop.search(sent.text):
                 continue
+            slashed = [(int(m.group(1)), int(m.group(2)), m) for m in REFLEX_SLASH_PAIR.finditer(sent.text)]
+            for g1, g2, m in slashed:
+                if min(g1, g2) <= 1 and max(g1, g2) >= 2:
+                    self.add(
+                        "reflex_loss",
+                        True,
+                        None,
+                        "reflex_grade",
+                        sent.start + m.start(),
+                        sent.start + m.end(),
+                    )
+                    return
+            if slashed and symmetric is None and all(g1 == g2 >= 2 for g1, g2, _ in slashed):
+                symmetric = (sent.start + slashed[0][2].start(), sent.start + slashed[-1][2].end())
             for m in REFLEX_PAIR.finditer(sent.text):
                 g1, g2 = int(m.group("g1") or m.group("g1b")), int(m.group("g2") or m.group("g2b"))
                 if min(g1, g2) <= 1 and max(g1, g2) >= 2:
@@ -687,6 +705,8 @@ class FindingReader:
                         sent.start + m.end(),
                     )
                     return
+        if symmetric is not None:
+            self.add("reflex_loss", False, None, "reflex_grade", *symmetric)
 
     def _sentence_flags(self, sent: Any) -> frozenset[str]:
         flags: set[str] = set()
