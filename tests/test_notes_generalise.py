@@ -61,6 +61,8 @@ HELD_OUT_FLOORS = [
     # patients' and carers' messages; examination-heavy notes (tables of myotomes, reflexes, injections)
     ("notes_heldout9", 0.81, 0.82, 0, 0.92),
     ("notes_heldout10", 0.81, 0.86, 0, 0.96),
+    # a mixed note stream written after all the rules above: the honest estimate (first run 0.80 / 0.85, 0)
+    ("notes_heldout11", 0.80, 0.85, 0, 0.96),
 ]
 
 
@@ -91,6 +93,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout8", 0),
         ("notes_heldout9", 4),
         ("notes_heldout10", 0),
+        ("notes_heldout11", 2),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -442,6 +445,13 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Reflexes: KJ 2+/2+, AJ 2+/0.", {"reflex_loss": True}),
         ("Reflexes KJ 2+/2+, AJ 2+/2+; Babinski downgoing.", {"reflex_loss": False}),
         ("KJ 1+/1+, AJ 1+/1+.", {"reflex_loss": None}),
+        ("Left ankle plantarflexion is 4+/5 (5/5 at her pre-operative assessment); otherwise power is full.",
+         {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        ("Power 5/5 BLE except R EHL 4/5 (unchanged from pre-op).", {"leg_weakness": True}),
+        ("The left ankle reflex is reduced compared with the right.", {"reflex_loss": True}),
+        ("Temp: shivery evening of 10/06, husband got 38.3 - paracetamol, settled, nil since.",
+         {"fever": True}),
+        ("PU/BO normal, no saddle numbness.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         # patients' words
         ("His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
          {"saddle_anaesthesia": True}),

@@ -66,6 +66,9 @@ TABLE_SIDES = re.compile(r"\(\s*R\s*/\s*L\s*\)|\bR\s*/\s*L\b|\bright\s*/\s*left\
 TABLE_REFLEX = re.compile(r"^\s*(?:KJ|AJ|knee\s+jerk|ankle\s+jerk|patellar|achilles|reflex)", re.I)
 REFLEX_GRADE_PAIR = re.compile(r"(?<![\d/])([0-4])\+*\s*/\s*([0-4])\+*(?![\d/])")
 TABLE_FOOT_DROP = re.compile(r"\b(?:DF|dorsiflex\w*|TA|tibialis\s+anterior)\b", re.I)
+SAME_AS_BEFORE = re.compile(
+    r"\b(?:unchanged|same|similar|no\s+different)\s+(?:from|as|to)\s+(?:the\s+)?$", re.I
+)
 GRADE_OF_5 = re.compile(r"([0-5])\s*([+-]?)\s*/\s*5")
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil|isn.t|aren.t)\s+(?:\w+\s+){0,2}$", re.I)
@@ -555,19 +558,20 @@ class FindingReader:
     def _preop_grades(self, grades: list[Target]) -> tuple[list[Target], list[Target]]:
         """The grades told as before the operation, and those beside them that are today's. In a sentence with
         one pre-operative cue and several grades ("EHL 3/5, was 5/5 pre-op") only the grade nearest the cue is
-        pre-operative."""
+        pre-operative, flagged historical or not ("4+/5 (5/5 at her pre-operative assessment)")."""
         out: list[Target] = []
         today: list[Target] = []
         by_sentence: dict[int, list[Target]] = {}
         for g in grades:
-            if "HISTORICAL" in g.flags and self.preop.search(g.sentence.text):
+            if self.preop.search(g.sentence.text):
                 by_sentence.setdefault(g.sentence.index, []).append(g)
         for gs in by_sentence.values():
             sentence = gs[0].sentence
             cues = [sentence.start + m.start() for m in self.preop.finditer(sentence.text)]
             in_sentence = [g for g in grades if g.sentence.index == sentence.index]
-            if len(cues) != 1 or len(in_sentence) < 2:
-                out.extend(gs)
+            same = SAME_AS_BEFORE.search(sentence.text[: cues[0] - sentence.start]) if cues else None
+            if len(cues) != 1 or len(in_sentence) < 2 or same:  # "4/5 (unchanged from pre-op)" is today's
+                out.extend(g for g in gs if "HISTORICAL" in g.flags)
                 continue
             nearest = min(in_sentence, key=lambda g: min(abs(g.start - cues[0]), abs(g.end - cues[0])))
             out.append(nearest)
