@@ -684,30 +684,16 @@ class FindingReader:
             if "HISTORICAL" in self._sentence_flags(sent) or self.preop.search(sent.text):
                 continue
             slashed = [(int(m.group(1)), int(m.group(2)), m) for m in REFLEX_SLASH_PAIR.finditer(sent.text)]
-            for g1, g2, m in slashed:
-                if min(g1, g2) <= 1 and max(g1, g2) >= 2:
-                    self.add(
-                        "reflex_loss",
-                        True,
-                        None,
-                        "reflex_grade",
-                        sent.start + m.start(),
-                        sent.start + m.end(),
-                    )
-                    return
             if slashed and symmetric is None and all(g1 == g2 >= 2 for g1, g2, _ in slashed):
                 symmetric = (sent.start + slashed[0][2].start(), sent.start + slashed[-1][2].end())
-            for m in REFLEX_PAIR.finditer(sent.text):
-                g1, g2 = int(m.group("g1") or m.group("g1b")), int(m.group("g2") or m.group("g2b"))
+            sided = [
+                (int(m.group("g1") or m.group("g1b")), int(m.group("g2") or m.group("g2b")), m)
+                for m in REFLEX_PAIR.finditer(sent.text)
+            ]
+            for g1, g2, m in slashed + sided:
                 if min(g1, g2) <= 1 and max(g1, g2) >= 2:
-                    self.add(
-                        "reflex_loss",
-                        True,
-                        None,
-                        "reflex_grade",
-                        sent.start + m.start(),
-                        sent.start + m.end(),
-                    )
+                    start, end = sent.start + m.start(), sent.start + m.end()
+                    self.add("reflex_loss", True, None, "reflex_grade", start, end)
                     return
         if symmetric is not None:
             self.add("reflex_loss", False, None, "reflex_grade", *symmetric)
