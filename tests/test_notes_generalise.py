@@ -452,6 +452,8 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Temp: shivery evening of 10/06, husband got 38.3 - paracetamol, settled, nil since.",
          {"fever": True}),
         ("PU/BO normal, no saddle numbness.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        ("Coughing and sneezing make no difference.", {"pain_worse_with_cough_or_sneeze": False}),
+        ("Ankle jerks are absent bilaterally, as they were before surgery.", {"reflex_loss": True}),
         # patients' words
         ("His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
          {"saddle_anaesthesia": True}),
