@@ -646,6 +646,12 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"days_since_surgery": 2, "levels": ["L3-L4", "L4-L5"]}),
         ("Hi its Gary, had my TLIF (L4/5, screws) on Fri 5th.", "2026-06-18", {"days_since_surgery": 13}),
         ("They did surgery on the disc at L5/S1.", None, {"procedure": "discectomy"}),
+        # a pain-free spell told by its length dates the return; "no leg pain" in that spell is not now
+        ("Seen 12/05/2026. L5/S1 microdiscectomy 17/02/2026. She was pain free for about three weeks. "
+         "Since then the pain has gradually come back.", None, {"onset_days": 21}),
+        ("I had the spacer put in at L3/4 on 2nd June. Was walking great for 3 weeks, no leg pain at all. "
+         "Then I bent down and since that day both legs ache again.", "2026-07-09",
+         {"side": "both", "onset_days": 21}),
         # fixed-date holidays, and a date in the sentence that tells the pain starting
         ("Date: 29/01/2027. She had a left L4/5 microdiscectomy the day after Boxing Day. Her leg pain went "
          "completely. Since Sunday 17th January the left leg pain has come back.", None,

@@ -78,6 +78,16 @@ ONSET_DATE_LEAD = re.compile(
     r"\b(?:since|on|around|about|from|began|begun|started|starting|came\s+back|returned|until)\b[^.;]{0,22}$",
     re.I,
 )
+# a spell free of pain after the operation, told by its length: "pain free for about three weeks"
+WELL_FOR = re.compile(
+    r"\b(?:pain[- ]free|symptom[- ]free|well|fine|great|brilliant|good|no\s+(?:leg\s+)?pain)\s+for"
+    r"\s*(?:about|around|~)?\s*$"
+)
+WELL_BEFORE = re.compile(
+    r"\b(?:was|were|had\s+been)\b[^.;]{0,40}\bfor\s+(?:about\s+|the\s+first\s+)?(?:\d+|a|an|one|two|three|four|five|six|"
+    r"a\s+few|several)\s+(?:days?|weeks?|months?)\b",
+    re.I,
+)
 FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
 
 
@@ -426,6 +436,8 @@ class TimeReader(DaysMixin):
                     continue
                 before = self.nd.text[max(sent.start, d.start - 22) : d.start].lower()
                 rest = self.nd.text[d.end : sent.end]
+                if WELL_FOR.search(before) and self._set_onset(d.days, d.start, d.end):
+                    return sent  # "pain free for about three weeks": the pain came back when that ended
                 if self._dates_complaint(d, before, rest) and self._set_onset(
                     days - d.days, d.start, d.end, sudden=d.days <= self.lang.speed.sudden_within_days
                 ):
@@ -660,8 +672,9 @@ class TimeReader(DaysMixin):
     def read(self) -> TimelineReading:
         self.read_days()
         relief_clause = self.read_relief()
+        # "no leg pain" now; not "was walking great for 3 weeks, no leg pain at all" before it came back
         no_pain = any(
-            self.no_leg_pain.search(s.text)
+            self.no_leg_pain.search(s.text) and not WELL_BEFORE.search(s.text)
             for s in self.nd.live_sentences()
             if s.index not in self.exam_sentences
         )
