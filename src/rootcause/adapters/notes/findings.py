@@ -262,11 +262,12 @@ class FindingReader:
 
     @cached_property
     def measured_sentences(self) -> dict[int, set[str]]:
-        """Sentence index -> findings a measurement in that sentence gives a value for."""
+        """Sentence index -> findings a usable measurement in that sentence gives a value for (one that is
+        someone else's, hypothetical or uncertain decides nothing)."""
         by_id = {m.id: m.finding for m in self.lang.measurements}
         out: dict[int, set[str]] = {}
         for t in self.nd.targets:
-            if t.info.kind == "meas" and t.info.key in by_id:
+            if t.info.kind == "meas" and t.info.key in by_id and self.nd.usable(t):
                 out.setdefault(t.sentence.index, set()).add(by_id[t.info.key])
         return out
 
