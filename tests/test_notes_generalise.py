@@ -458,6 +458,8 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
          "Today: T 37.6 °C.",
          {"fever": True}),
         # patients' words
+        ("Is same pain like before operation, same place.", {"same_distribution_as_before_surgery": True}),
+        ("She's on the blood-thinning injections once a day.", {"anticoagulated": True}),
         ("His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
          {"saddle_anaesthesia": True}),
         ("This morning I couldn't get a wee started, had to strain for ages and only a dribble came out.",
