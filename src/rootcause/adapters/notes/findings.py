@@ -509,13 +509,8 @@ class FindingReader:
         power, and a row weaker in a later column than in an earlier one is progressive weakness. A first
         column headed pre-op is read as before the operation; reflex rows ("KJ 2+ / 1+") give a lost
         reflex."""
-        text = self.nd.text
-        lines = text.split("\n")
-        offset = 0
-        starts = []
-        for line in lines:
-            starts.append(offset)
-            offset += len(line) + 1
+        starts = self.nd.line_starts
+        lines = [self.nd.line_text(i)[1] for i in range(len(starts))]
         for i, header in enumerate(lines):
             sides = TABLE_SIDES.search(header) is not None
             if not (POWER_TABLE_HEADER.search(header) or sides):

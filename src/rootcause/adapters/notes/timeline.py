@@ -444,13 +444,18 @@ class TimeReader(DaysMixin):
                     return sent
         return self._since_operation(cands)
 
+    def _operation_day(self) -> dt.date | None:
+        """The operation's date: as written, or the note's date less the days since surgery."""
+        out = self.out
+        if out.surgery_date is None and out.note_date is not None and out.days_since is not None:
+            return out.note_date - dt.timedelta(days=out.days_since)
+        return out.surgery_date
+
     def _dated_onset(self, sent: Sentence) -> tuple[int, int, int] | None:
         """'Since Sunday 17th January the pain has come back', 'began around Bonfire Night', 'On 25/05/2026
         she bent to lift ...': a date in a sentence telling the pain starting, counted from the operation."""
-        surgery = self.out.surgery_date
+        surgery = self._operation_day()
         note, days = self.out.note_date, self.out.days_since
-        if surgery is None and note is not None and days is not None:
-            surgery = note - dt.timedelta(days=days)
         if surgery is None or not (self.onset_verbs.search(sent.text) or RETURN_CUE.search(sent.text)):
             return None
         for d in self.date_mentions:
@@ -617,9 +622,7 @@ class TimeReader(DaysMixin):
 
     def _score_date(self, start: int, end: int) -> int | None:
         """'0 mm on 07/22/25', '8/10 at pre-op consult 06/23/26': a score dated by a date just after it."""
-        surgery = self.out.surgery_date
-        if surgery is None and self.out.note_date is not None and self.out.days_since is not None:
-            surgery = self.out.note_date - dt.timedelta(days=self.out.days_since)
+        surgery = self._operation_day()
         if surgery is None:
             return None
         for d in self.date_mentions:
