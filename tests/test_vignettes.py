@@ -65,6 +65,9 @@ HELD_OUT = [
         # pre-existing nerve damage (routine); the writer read the territory as another root's (soon)
         frozenset({"v5-12-front-thigh-pain-unchanged-after-decompression"}),
     ),
+    # session 7: comorbidities and confounders (first run 30/30 at the top, none under-triaged; two
+    # over-triaged: a worked-up early foot drop at the knee, a probable arterial injury taken as emergency)
+    HeldOut("vignettes_r6", 30, 30),
 ]
 
 

@@ -102,7 +102,7 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {
-            "pool_pre_ping": True,
+            "pool_pre_ping": self.dialect != "sqlite",
             "json_serializer": json_dumps,
             "json_deserializer": json_loads,
         }
