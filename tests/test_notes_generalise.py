@@ -149,6 +149,8 @@ def test_heldout_notes_are_well_formed() -> None:
         ("Hiya, I'm Priya, 33. I had my discectomy.", 33, None),
         ("I'm writing on behalf of my Mum, Margaret (79), who had her decompression.", 79, "female"),
         ("Exam: T 98.6 F, HR 84. Tmax 100.4 F.", None, None),
+        # a titled name doing things to the writer, or whose team is written to, is a clinician
+        ("Hello, this is a message for Mr Ellis's team from Priya.\nMr Ellis came to see me afterwards.", None, None),
     ],
 )
 def test_age_and_sex(text: str, age: int | None, sex: str | None) -> None:
@@ -498,6 +500,28 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False},
         ),
         ("EHL 4/5 pre-op, now 2/5.", {"leg_weakness": True, "preop_motor_deficit": True}),
+        # a count of positive provocation tests is not a muscle grade
+        (
+            "Power L2-S1 5/5 bilaterally. SIJ: thigh thrust, compression and Gaenslen all -ve (0/5).",
+            {"leg_weakness": False, "progressive_weakness": False},
+        ),
+        # a power table laid out with spaces: full power today; a full pre-operative column beside a weak one
+        (
+            "O:\nNeuro      R     L\n  L2       5     5\n  L3       5     5\n  L4       5     5\n"
+            "  L5       5     5\n  S1       5     5\n  KJ       2+    2+\n",
+            {"leg_weakness": False, "new_motor_deficit": False, "progressive_weakness": False, "reflex_loss": False},
+        ),
+        (
+            "Power (MRC):\n                 Pre-op L   Now L   Now R\n  Hip flexion      5          5       5\n"
+            "  Ankle DF         5          1       5\n  EHL              5          0       5\n",
+            {"leg_weakness": True, "foot_drop": True, "new_motor_deficit": True, "preop_motor_deficit": False},
+        ),
+        # the weakness told as not getting worse, in its sentence or the next one opening with its subject
+        ("The weakness has not changed since day 1.", {"leg_weakness": True, "progressive_weakness": False}),
+        (
+            "Over two days he developed a right foot drop. It has not worsened since.",
+            {"foot_drop": True, "progressive_weakness": False},
+        ),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:
@@ -669,6 +693,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("TLIF 1 year 3 months ago.", None, {"days_since_surgery": 456}),
         ("Microdiscectomy 6 weeks ago. Left knee pain for years but the new pain is in the right leg.", None,
          {"side": "right"}),
+        # operations told in lay words; a time compared with is not when the pain began
+        ("I had my second operation on my left L4-5 disc on the 1st of October.", "2026-10-14",
+         {"procedure": "discectomy", "levels": ["L4-L5"], "days_since_surgery": 13}),
+        ("I had my operation to free the nerves at L4-5 on the 16th of March.", "2026-10-14",
+         {"procedure": "laminectomy", "days_since_surgery": 212}),
+        ("They removed part of the slipped disc 3 weeks ago.", None, {"procedure": "discectomy"}),
+        ("Discectomy 3 weeks ago. My toe is a bit stronger than last week.", None, {"onset_days": None}),
     ],
 )  # fmt: skip
 def test_operation_and_timeline(text: str, note_date: str | None, expected: dict[str, Any]) -> None:

@@ -65,6 +65,16 @@ GRADE_PAIR = re.compile(r"(?<![\d/])([0-5])[+-]?\s*/\s*([0-5])[+-]?(?![\d/])")
 TABLE_SIDES = re.compile(r"\(\s*R\s*/\s*L\s*\)|\bR\s*/\s*L\b|\bright\s*/\s*left\b", re.I)
 TABLE_REFLEX = re.compile(r"^\s*(?:KJ|AJ|knee\s+jerk|ankle\s+jerk|patellar|achilles|reflex)", re.I)
 REFLEX_GRADE_PAIR = re.compile(r"(?<![\d/])([0-4])\+*\s*/\s*([0-4])\+*(?![\d/])")
+# a table laid out with spaces ("Neuro      R     L" over "  L5       4     5"): column labels, then rows of a
+# myotome, muscle or reflex and one bare grade per column
+SPACED_COLUMN = re.compile(
+    r"^(?:(?P<when>pre-?op(?:eratively)?|now|today|post-?op|current|admission|day\s*\d+|POD\s*\d+)\s*)?"
+    r"(?P<side>R|L|Rt|Lt|Right|Left)?$",
+    re.I,
+)
+SPACED_CELLS = re.compile(r"[ \t]{2,}|\t")
+SPACED_GRADE = re.compile(r"^([0-5])([+-]*)$")
+MYOTOME_LABEL = re.compile(r"^(?:L[1-5]|S[12])(?:\s*[-/]\s*(?:L[1-5]|S[12]))?\b", re.I)
 TABLE_FOOT_DROP = re.compile(r"\b(?:DF|dorsiflex\w*|TA|tibialis\s+anterior)\b", re.I)
 SAME_AS_BEFORE = re.compile(
     r"\b(?:unchanged|same|similar|no\s+different)\s+(?:from|as|to)\s+(?:the\s+)?$", re.I
@@ -304,14 +314,23 @@ class FindingReader:
         )
 
     def qualify_reading(self, fid: str, t: Target) -> None:
-        after = self.nd.text[t.end : t.sentence.end]
+        """Words after a reading in its sentence, or in the next sentence when that opens with its subject
+        ("It has not worsened since"), that set other findings."""
+        spans = [(t.end, self.nd.text[t.end : t.sentence.end])]
+        following = t.sentence.index + 1
+        if following < len(self.nd.sentences):
+            nxt = self.nd.sentences[following]
+            if _rx(self.lang.reading_subjects, case_sensitive_caps=False).match(nxt.text.lstrip()):
+                spans.append((nxt.start, nxt.text))
         for rq in self.lang.reading_qualifiers:
             if rq.finding != fid:
                 continue
-            m = _rx(rq.words, case_sensitive_caps=False).search(after)
-            if m and not NEGATED_WORD.search(after[: m.start()]):  # "no worse since" is not "worse since"
-                for other, val in rq.sets.items():
-                    self.add(other, val, t, "qualifier", t.end + m.start(), t.end + m.end())
+            for offset, after in spans:
+                m = _rx(rq.words, case_sensitive_caps=False).search(after)
+                if m and not NEGATED_WORD.search(after[: m.start()]):  # "no worse since" is not "worse since"
+                    for other, val in rq.sets.items():
+                        self.add(other, val, t, "qualifier", offset + m.start(), offset + m.end())
+                    break
 
     # ------------------------------------------------------------------ measurements
     def read_measurements(self) -> None:
@@ -425,7 +444,11 @@ class FindingReader:
     # ------------------------------------------------------------------ power grades
     def read_grades(self) -> None:
         power = self.lang.power
-        grades = [t for t in self.nd.targets if t.info.kind == "grade" and self.nd.usable(t)]
+        grades = [
+            t
+            for t in self.nd.targets
+            if t.info.kind == "grade" and self.nd.usable(t) and not self._counts_tests(t)
+        ]
         preop, today = self._preop_grades(grades)
         preop_grades, todays = {id(g) for g in preop}, {id(g) for g in today}
         for g in grades:
@@ -503,6 +526,14 @@ class FindingReader:
             if any(p.lower() in low for group in power.femoral_support for p in group):
                 self.add("femoral_nerve_deficit", True, femoral_weak[0], "grade")
 
+    def _counts_tests(self, grade: Target) -> bool:
+        """A grade in a sentence about provocation tests and naming no muscle: a count of positive tests."""
+        power = self.lang.power
+        sentence = grade.sentence.text
+        if not _rx(power.test_counts).search(sentence):
+            return False
+        return not any(_rx(words).search(sentence) for words in power.muscles.values())
+
     def read_grade_table(self) -> None:
         """A power table with a column per examination ("Power (MRC)  08:30 R/L  14:10 R/L" over rows like
         "Ankle DF  5 / 5  3 / 2"), or one headed by sides ("Examination (R / L)"): the last column is today's
@@ -551,6 +582,59 @@ class FindingReader:
             if first_full_now_weak:
                 self.add("new_motor_deficit", True, None, "grade", starts[i], starts[i] + len(header))
 
+    def read_spaced_grade_table(self) -> None:
+        """A power table laid out with spaces, its columns headed by side and time ("Pre-op L  Now L  Now R",
+        "Neuro   R   L"): rows of a myotome or muscle and a bare grade per column. Today's columns give
+        weakness, foot drop or full power; a full pre-operative column beside a weak one today is a new
+        deficit; reflex rows give a lost or a normal reflex."""
+        muscles = [_rx(words) for words in self.lang.power.muscles.values()]
+        starts = self.nd.line_starts
+        for i in range(len(starts)):
+            labels = SPACED_CELLS.split(self.nd.line_text(i)[1].strip())
+            columns = [SPACED_COLUMN.match(c) for c in labels[1:] if c]
+            if not labels[0] or SPACED_COLUMN.match(labels[0]):
+                columns = [SPACED_COLUMN.match(c) for c in labels if c]
+            if len(columns) < 2 or not all(m is not None and (m["when"] or m["side"]) for m in columns):
+                continue
+            preop = [bool(m and m["when"] and self.preop.search(m["when"])) for m in columns]
+            power_rows: list[tuple[list[int], int, int]] = []
+            weak_before = False
+            for j in range(i + 1, min(len(starts), i + 20)):
+                cells = SPACED_CELLS.split(self.nd.line_text(j)[1].strip())
+                grades = [SPACED_GRADE.match(c) for c in cells[1:]]
+                if len(grades) != len(columns) or not all(grades):
+                    break
+                start, end = starts[j], starts[j] + len(self.nd.line_text(j)[1])
+                values = [int(g.group(1)) for g in grades if g]
+                label = cells[0]
+                if TABLE_REFLEX.search(label):
+                    if min(values) <= 1 < max(values):
+                        self.add("reflex_loss", True, None, "grade", start, end)
+                    elif min(values) >= 2:
+                        self.add("reflex_loss", False, None, "grade", start, end)
+                    continue
+                if not (MYOTOME_LABEL.match(label) or any(rx.search(label) for rx in muscles)):
+                    break
+                now = [v for v, p in zip(values, preop, strict=True) if not p]
+                before = [v for v, p in zip(values, preop, strict=True) if p]
+                power_rows.append((now, start, end))
+                if min(now, default=5) < 5:
+                    self.add("leg_weakness", True, None, "grade", start, end)
+                    if min(now) <= self.lang.power.foot_drop_at_or_below and TABLE_FOOT_DROP.search(label):
+                        self.add("foot_drop", True, None, "grade", start, end)
+                    if before and min(before) == 5:
+                        self.add("new_motor_deficit", True, None, "grade", start, end)
+                if before and min(before) < 5:
+                    weak_before = True
+                    self.add("preop_motor_deficit", True, None, "grade", start, end)
+            if len(power_rows) >= 3 and all(min(now, default=5) == 5 for now, _, _ in power_rows):
+                _, start, end = power_rows[0]
+                for fid in ("leg_weakness", "new_motor_deficit", "progressive_weakness"):
+                    self.add(fid, False, None, "grade", start, end)
+            if len(power_rows) >= 3 and any(preop) and not weak_before:
+                _, start, end = power_rows[0]
+                self.add("preop_motor_deficit", False, None, "grade", start, end)
+
     def _preop_grades(self, grades: list[Target]) -> tuple[list[Target], list[Target]]:
         """The grades told as before the operation, and those beside them that are today's. In a sentence with
         one pre-operative cue and several grades ("EHL 3/5, was 5/5 pre-op") only the grade nearest the cue is
@@ -581,7 +665,8 @@ class FindingReader:
         prog = self.lang.power.progression
         by_sentence: dict[int, list[tuple[float, Target]]] = {}
         for t in self.nd.targets:
-            gm = GRADE_OF_5.search(t.text) if t.info.kind == "grade" and self.nd.usable(t) else None
+            usable = t.info.kind == "grade" and self.nd.usable(t) and not self._counts_tests(t)
+            gm = GRADE_OF_5.search(t.text) if usable else None
             if gm is not None:
                 value = int(gm.group(1)) + {"+": 0.3, "-": -0.3}.get(gm.group(2), 0.0)
                 by_sentence.setdefault(t.sentence.index, []).append((value, t))
@@ -807,6 +892,7 @@ class FindingReader:
         self.read_measurements()
         self.read_grades()
         self.read_grade_table()
+        self.read_spaced_grade_table()
         self.read_grade_progression()
         self.read_reflex_grades()
         self.read_root_blocks()

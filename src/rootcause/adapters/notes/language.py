@@ -172,6 +172,9 @@ class Power(Strict):
     grade_pattern: str
     sides_header: str = Field(description="a sentence with this gives grades as right/left pairs ('4/3')")
     generic: list[str]
+    test_counts: list[str] = Field(
+        description="a sentence naming one of these and no muscle counts tests ('SIJ ... (0/5)'): no grades"
+    )
     muscles: dict[str, list[str]]
     foot_drop_muscles: list[str]
     foot_drop_at_or_below: int
@@ -250,6 +253,9 @@ class FindingRules(Strict):
 
 class Operation(Strict):
     names: list[str]
+    patterns: list[str] = Field(
+        default_factory=list, description="regular expressions for lay descriptions ('operation on my L4-5 disc')"
+    )
     procedure: ProcedureId
     route: Literal["posterior", "anterior", "lateral", "combined"] | None = None
     approach: Literal["open", "minimally_invasive"] | None = None
@@ -358,7 +364,10 @@ class Demographics(Strict):
     female_titles: list[str]
     male_words: list[str]
     female_words: list[str]
-    non_patient_cues: list[str]
+    non_patient_cues: list[str] = Field(description="words before a titled name that make it a clinician's")
+    clinician_after: list[str] = Field(
+        description="words right after a titled name that make it a clinician's ('Mr Ellis came to see me')"
+    )
     relatives: dict[str, Literal["male", "female"]] = Field(
         default_factory=dict, description="'my mum had her operation': the patient is the writer's relative"
     )
@@ -384,6 +393,9 @@ class NoteLanguage(Strict):
     measurements: list[Measurement]
     power: Power
     reading_qualifiers: list[ReadingQualifier]
+    reading_subjects: list[str] = Field(
+        description="a next sentence opening with one of these is still about the reading ('It has not worsened')"
+    )
     preop_links: dict[str, str]
     new_deficit: NewDeficit
     implications: list[Implication]

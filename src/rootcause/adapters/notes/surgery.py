@@ -315,12 +315,16 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
             put("sex", "female", m, "title")
         break
     if "sex" not in out:
+        words = sorted(lang.clinician_after, key=len, reverse=True)
+        clinician_after = re.compile(r"\s*(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w])", re.I)
         for m in TITLE_ONLY.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             prefix = text[line_start : m.start()].lower().strip()
             if prefix not in ("", "re", "re:", "patient", "patient:", "pt:", "name:") and not re.search(
                 r"\b(?:seeing|saw|reviewed|review|see)\s*$", prefix
             ):
+                continue
+            if clinician_after.match(text, m.end()):
                 continue
             title = m.group("title").lower()
             sex = "male" if title in lang.male_titles else "female" if title in lang.female_titles else None

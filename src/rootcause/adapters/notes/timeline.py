@@ -46,6 +46,9 @@ PREOP_CUE = re.compile(
 )
 
 
+# "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
+COMPARED_WITH = re.compile(r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I)
+
 def _around(text: str, m: re.Match[str]) -> str:
     """The words beside a score up to the next score or clause break: what it is dated by."""
     left = re.split(r"[;(]|\d\s*/\s*10", text[: m.start()])[-1][-30:]
@@ -399,8 +402,8 @@ class TimeReader(DaysMixin):
                 relative = {}
             for rx, back in relative.items():
                 m = _c(rx).search(sent.text)
-                if m is None:
-                    continue
+                if m is None or COMPARED_WITH.search(sent.text[: m.start()]):
+                    continue  # "a bit stronger than last week": a comparison, not when the pain began
                 pain = self.pain.search(sent.text)
                 if (
                     explicit
@@ -471,6 +474,8 @@ class TimeReader(DaysMixin):
 
     def _dates_complaint(self, d: Duration, before: str, rest: str) -> bool:
         """'x 5/7', 'for 3 months', 'over the last 18 months', 'ten days ago', '3/12 of ...'."""
+        if COMPARED_WITH.search(before):
+            return False
         return bool(
             re.search(
                 r"(?:\bx|\bfor(?:\s+the\s+(?:last|past))?|\bover\s+the\s+(?:last|past)|\bin\s+the\s+(?:last|past)"
