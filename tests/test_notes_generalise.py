@@ -63,6 +63,10 @@ HELD_OUT_FLOORS = [
     ("notes_heldout10", 0.81, 0.86, 0, 0.96),
     # a mixed note stream written after all the rules above: the honest estimate (first run 0.80 / 0.85, 0)
     ("notes_heldout11", 0.81, 0.85, 0, 0.96),
+    # session 7: terse, abbreviated ward and ED notes (first run 0.86 / 0.83, 5 red-flag errors); writers outside
+    # the spine team (first run 0.86 / 0.85, 3)
+    ("notes_heldout12", 0.87, 0.84, 2, 0.96),
+    ("notes_heldout13", 0.88, 0.85, 3, 0.96),
 ]
 
 
@@ -94,6 +98,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout9", 4),
         ("notes_heldout10", 0),
         ("notes_heldout11", 2),
+        ("notes_heldout12", 1),
+        ("notes_heldout13", 1),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -150,7 +156,11 @@ def test_heldout_notes_are_well_formed() -> None:
         ("I'm writing on behalf of my Mum, Margaret (79), who had her decompression.", 79, "female"),
         ("Exam: T 98.6 F, HR 84. Tmax 100.4 F.", None, None),
         # a titled name doing things to the writer, or whose team is written to, is a clinician
-        ("Hello, this is a message for Mr Ellis's team from Priya.\nMr Ellis came to see me afterwards.", None, None),
+        (
+            "Hello, this is a message for Mr Ellis's team from Priya.\nMr Ellis came to see me afterwards.",
+            None,
+            None,
+        ),
     ],
 )
 def test_age_and_sex(text: str, age: int | None, sex: str | None) -> None:
@@ -414,83 +424,140 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Fever/chills? No.", {"fever": False}),
         ("Bladder/bowel control? Normal.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         ("Calf swelling? Yes.", {"calf_swelling_or_tenderness": True}),
-        ("ROS: (-) saddle anesthesia, (-) b/b dysfunction, (-) fevers/chills.",
-         {"saddle_anaesthesia": False, "bladder_dysfunction": False, "bowel_dysfunction": False,
-          "fever": False}),
+        (
+            "ROS: (-) saddle anesthesia, (-) b/b dysfunction, (-) fevers/chills.",
+            {
+                "saddle_anaesthesia": False,
+                "bladder_dysfunction": False,
+                "bowel_dysfunction": False,
+                "fever": False,
+            },
+        ),
         ("Fever/chills ............. [ ] Y  [x] N", {"fever": False}),
         ("Calf pain/swelling ....... [X] Y  [ ] N", {"calf_swelling_or_tenderness": True}),
         # a question still queries what it names when it ends a line or is long
-        ("DR: Any chest pain, or are you short of breath at all?\nPT: No.",
-         {"chest_pain_or_breathlessness": False}),
+        (
+            "DR: Any chest pain, or are you short of breath at all?\nPT: No.",
+            {"chest_pain_or_breathlessness": False},
+        ),
         ("DR: Have you had a temperature?\nPT: No.", {"fever": False}),
-        ("DR: Any problems with your waterworks or bowels?\nPT: No, all normal.",
-         {"bladder_dysfunction": False, "bowel_dysfunction": False}),
+        (
+            "DR: Any problems with your waterworks or bowels?\nPT: No, all normal.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False},
+        ),
         ("DR: Is the calf swollen?\nPT: Yes, really tight.", {"calf_swelling_or_tenderness": True}),
-        ("ROS: (+) fever. (-) saddle anesthesia, urinary retention/incontinence, bowel incontinence, SOB.",
-         {"fever": True, "saddle_anaesthesia": False, "bladder_dysfunction": False,
-          "bowel_dysfunction": False, "chest_pain_or_breathlessness": False}),
+        (
+            "ROS: (+) fever. (-) saddle anesthesia, urinary retention/incontinence, bowel incontinence, SOB.",
+            {
+                "fever": True,
+                "saddle_anaesthesia": False,
+                "bladder_dysfunction": False,
+                "bowel_dysfunction": False,
+                "chest_pain_or_breathlessness": False,
+            },
+        ),
         ("ROS: (-) numbness, (-) saddle anesth, (-) b/b.", {"saddle_anaesthesia": False}),
-        ("Deep L buttock pain, worse sitting + on the saddle, occasional tingling.",
-         {"saddle_anaesthesia": None}),
-        ("Abdomen soft, appropriately tender at L paramedian incision; incision c/d/i.",
-         {"wound_problem": False}),
-        ("Pre-op: R leg pain; power 5/5 throughout at pre-assessment. L: ankle DF 3/5, EHL 2/5. R 5/5.",
-         {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
-        ("O/E: Wound healed, no redness, no discharge, not tender.",
-         {"wound_problem": False, "wound_tender_fluctuant": False}),
-        ("O/E: Incision well healed, no erythema, drainage or fluctuance.",
-         {"wound_tender_fluctuant": False}),
+        (
+            "Deep L buttock pain, worse sitting + on the saddle, occasional tingling.",
+            {"saddle_anaesthesia": None},
+        ),
+        (
+            "Abdomen soft, appropriately tender at L paramedian incision; incision c/d/i.",
+            {"wound_problem": False},
+        ),
+        (
+            "Pre-op: R leg pain; power 5/5 throughout at pre-assessment. L: ankle DF 3/5, EHL 2/5. R 5/5.",
+            {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False},
+        ),
+        (
+            "O/E: Wound healed, no redness, no discharge, not tender.",
+            {"wound_problem": False, "wound_tender_fluctuant": False},
+        ),
+        (
+            "O/E: Incision well healed, no erythema, drainage or fluctuance.",
+            {"wound_tender_fluctuant": False},
+        ),
         ("No sphincter symptoms.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
-        ("S - 52M, back pain.\nB - L5/S1 microdiscectomy.\nA - Power 5/5. PU normally. Bowels normal.\n"
-         "R - Review.",
-         {"bladder_dysfunction": False, "bowel_dysfunction": False, "leg_weakness": False}),
+        (
+            "S - 52M, back pain.\nB - L5/S1 microdiscectomy.\nA - Power 5/5. PU normally. Bowels normal.\n"
+            "R - Review.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False, "leg_weakness": False},
+        ),
         ("Reflexes: KJ 2+/2+, AJ 2+/0.", {"reflex_loss": True}),
         ("Reflexes KJ 2+/2+, AJ 2+/2+; Babinski downgoing.", {"reflex_loss": False}),
         ("KJ 1+/1+, AJ 1+/1+.", {"reflex_loss": None}),
-        ("Left ankle plantarflexion is 4+/5 (5/5 at her pre-operative assessment); otherwise power is full.",
-         {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False}),
+        (
+            "Left ankle plantarflexion is 4+/5 (5/5 at her pre-operative assessment); "
+            "otherwise power is full.",
+            {"leg_weakness": True, "new_motor_deficit": True, "preop_motor_deficit": False},
+        ),
         ("Power 5/5 BLE except R EHL 4/5 (unchanged from pre-op).", {"leg_weakness": True}),
         ("The left ankle reflex is reduced compared with the right.", {"reflex_loss": True}),
-        ("Temp: shivery evening of 10/06, husband got 38.3 - paracetamol, settled, nil since.",
-         {"fever": True}),
+        (
+            "Temp: shivery evening of 10/06, husband got 38.3 - paracetamol, settled, nil since.",
+            {"fever": True},
+        ),
         ("PU/BO normal, no saddle numbness.", {"bladder_dysfunction": False, "bowel_dysfunction": False}),
         ("Coughing and sneezing make no difference.", {"pain_worse_with_cough_or_sneeze": False}),
         ("Ankle jerks are absent bilaterally, as they were before surgery.", {"reflex_loss": True}),
-        ("She has had rigors on three nights and her husband recorded 38.6 °C on Tuesday.\n\n"
-         "Today: T 37.6 °C.",
-         {"fever": True}),
+        (
+            "She has had rigors on three nights and her husband recorded 38.6 °C on Tuesday.\n\n"
+            "Today: T 37.6 °C.",
+            {"fever": True},
+        ),
         # patients' words
         ("Is same pain like before operation, same place.", {"same_distribution_as_before_surgery": True}),
         ("She's on the blood-thinning injections once a day.", {"anticoagulated": True}),
-        ("His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
-         {"saddle_anaesthesia": True}),
-        ("This morning I couldn't get a wee started, had to strain for ages and only a dribble came out.",
-         {"bladder_dysfunction": True}),
-        ("My legs feel a bit weak but it's not getting any worse.",
-         {"leg_weakness": True, "progressive_weakness": False}),
-        ("My left calf is still weaker on tiptoe but it's definitely not getting any weaker.",
-         {"leg_weakness": True, "progressive_weakness": False}),
+        (
+            "His bottom and between his legs feel numb, and when he went to wipe he couldn't feel the paper.",
+            {"saddle_anaesthesia": True},
+        ),
+        (
+            "This morning I couldn't get a wee started, had to strain for ages and only a dribble came out.",
+            {"bladder_dysfunction": True},
+        ),
+        (
+            "My legs feel a bit weak but it's not getting any worse.",
+            {"leg_weakness": True, "progressive_weakness": False},
+        ),
+        (
+            "My left calf is still weaker on tiptoe but it's definitely not getting any weaker.",
+            {"leg_weakness": True, "progressive_weakness": False},
+        ),
         ("When I cough the pain go down the leg like electric.", {"neuropathic_pain_quality": True}),
         ("Wee normal, no temp.", {"bladder_dysfunction": False, "fever": False}),
         # power and reflex tables: a column per examination, or right/left pairs under a sides header
-        ("Power (MRC)        08:30 R/L     14:10 R/L\n  Hip flexion       5 / 5         4 / 3\n"
-         "  Ankle DF          5 / 5         3 / 2\nReflexes noted.",
-         {"leg_weakness": True, "progressive_weakness": True, "foot_drop": True}),
-        ("Examination (R / L)\n  Hip flexion (L2)      5 / 5\n  Knee extension (L3)   5 / 4+\n"
-         "  KJ                    2+ / 1+\n  AJ                    2+ / 2+\nSensation normal.",
-         {"leg_weakness": True, "reflex_loss": True}),
-        ("Has to strain to start passing urine and hasn't felt his bladder fill today.",
-         {"bladder_dysfunction": True}),
+        (
+            "Power (MRC)        08:30 R/L     14:10 R/L\n  Hip flexion       5 / 5         4 / 3\n"
+            "  Ankle DF          5 / 5         3 / 2\nReflexes noted.",
+            {"leg_weakness": True, "progressive_weakness": True, "foot_drop": True},
+        ),
+        (
+            "Examination (R / L)\n  Hip flexion (L2)      5 / 5\n  Knee extension (L3)   5 / 4+\n"
+            "  KJ                    2+ / 1+\n  AJ                    2+ / 2+\nSensation normal.",
+            {"leg_weakness": True, "reflex_loss": True},
+        ),
+        (
+            "Has to strain to start passing urine and hasn't felt his bladder fill today.",
+            {"bladder_dysfunction": True},
+        ),
         ("Says the L foot has got weaker since yesterday.", {"progressive_weakness": True}),
-        ("The front of the foot just flops down when I walk, I can't lift it up at all.",
-         {"foot_drop": True}),
+        (
+            "The front of the foot just flops down when I walk, I can't lift it up at all.",
+            {"foot_drop": True},
+        ),
         # advice and conditions are not findings
-        ("Return precautions given for saddle anesthesia, urinary retention, fever.",
-         {"saddle_anaesthesia": None, "bladder_dysfunction": None, "fever": None}),
+        (
+            "Return precautions given for saddle anesthesia, urinary retention, fever.",
+            {"saddle_anaesthesia": None, "bladder_dysfunction": None, "fever": None},
+        ),
         ("I'll call back if any change in power or bladder.", {"bladder_dysfunction": None}),
         # retention in recovery that has resolved; brand names of anticoagulants; passing urine "ok"
-        ("Urinary retention in recovery (bladder scan 700 ml), catheterised; TWOC on day 1 successful and "
-         "voiding normally since.", {"bladder_dysfunction": False}),
+        (
+            "Urinary retention in recovery (bladder scan 700 ml), catheterised; TWOC on day 1 successful and "
+            "voiding normally since.",
+            {"bladder_dysfunction": False},
+        ),
         ("I still take Eliquis for my A-fib.", {"anticoagulated": True}),
         ("Meds: Lovenox 40 mg SQ daily started POD 1.", {"anticoagulated": True}),
         ("PU ok.", {"bladder_dysfunction": False}),
@@ -509,12 +576,63 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         (
             "O:\nNeuro      R     L\n  L2       5     5\n  L3       5     5\n  L4       5     5\n"
             "  L5       5     5\n  S1       5     5\n  KJ       2+    2+\n",
-            {"leg_weakness": False, "new_motor_deficit": False, "progressive_weakness": False, "reflex_loss": False},
+            {
+                "leg_weakness": False,
+                "new_motor_deficit": False,
+                "progressive_weakness": False,
+                "reflex_loss": False,
+            },
         ),
         (
-            "Power (MRC):\n                 Pre-op L   Now L   Now R\n  Hip flexion      5          5       5\n"
+            "Power (MRC):\n                 Pre-op L   Now L   Now R\n"
+            "  Hip flexion      5          5       5\n"
             "  Ankle DF         5          1       5\n  EHL              5          0       5\n",
-            {"leg_weakness": True, "foot_drop": True, "new_motor_deficit": True, "preop_motor_deficit": False},
+            {
+                "leg_weakness": True,
+                "foot_drop": True,
+                "new_motor_deficit": True,
+                "preop_motor_deficit": False,
+            },
+        ),
+        # retention in patients' and nurses' words; a relative who helps is not the subject; an unassessable
+        # bladder is not a normal one
+        ("No urine passed since 6am.", {"bladder_dysfunction": True}),
+        (
+            "He needed his wife's help to get to the toilet, and he has not passed urine since 06:00.",
+            {"bladder_dysfunction": True},
+        ),
+        ("Catheter in situ since theatre - can't assess bladder.", {}),
+        ("His legs have been getting heavier and weaker by the hour.", {"progressive_weakness": True}),
+        ("Can wiggle L toes but says leg feels weaker than R.", {"leg_weakness": True}),
+        (
+            "He says his bottom and the inside of his thighs feel 'like cotton wool'.",
+            {"saddle_anaesthesia": True},
+        ),
+        ("No problems peeing or pooing and nothing numb 'down there'.", {"saddle_anaesthesia": False}),
+        ("Saddle sensation intact to PP.", {"saddle_anaesthesia": False}),
+        (
+            "He showed me both calves and the left is visibly swollen compared with the right.",
+            {"calf_swelling_or_tenderness": True},
+        ),
+        ("Sneezing is agony down the leg.", {"pain_worse_with_cough_or_sneeze": True}),
+        ("New R leg pain - shooting/electric, buttock to foot.", {"neuropathic_pain_quality": True}),
+        ("O: R EHL 4/5, ankle DF 4+/5, rest 5/5.", {"leg_weakness": True}),
+        # a drug in a medicines list, later said to be stopped and not restarted
+        (
+            "Meds: enoxaparin 40 mg daily. Enoxaparin: he stopped the injections on 22/02 and has not "
+            "restarted.",
+            {"anticoagulated": False},
+        ),
+        (
+            "Meds: apixaban 5 mg bd. Apixaban stopped 2 days pre-op, restarted day 1.",
+            {"anticoagulated": True},
+        ),
+        # a result line under an impression reports what was found, not a plan
+        (
+            "Imp: progressive deficit ?epidural haematoma -> MRI stat\n"
+            "MRI 04:05: large dorsal epidural collection "
+            "L2-L4 compressing thecal sac.",
+            {"mri_epidural_collection": True},
         ),
         # the weakness told as not getting worse, in its sentence or the next one opening with its subject
         ("The weakness has not changed since day 1.", {"leg_weakness": True, "progressive_weakness": False}),
@@ -528,6 +646,25 @@ def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) 
     got = findings(text)
     for fid, value in expected.items():
         assert got.get(fid) is value, (fid, got)
+    if not expected:
+        assert got == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("Saddle sensation intact to PP.", "dermatomal_sensory_loss"),
+        ("O: R EHL 4/5, ankle DF 4+/5, rest 5/5.", "foot_drop"),
+        ("Can wiggle L toes but says leg feels weaker than R.", "progressive_weakness"),
+        ("Electric blanket at night helps.", "neuropathic_pain_quality"),
+        (
+            "No problems with my waterworks or my back passage and no numbness down below.",
+            "saddle_anaesthesia",
+        ),
+    ],
+)
+def test_words_that_name_another_thing(text: str, absent: str) -> None:
+    assert absent not in findings(text) or findings(text)[absent] is False
 
 
 @pytest.mark.parametrize(
@@ -700,6 +837,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          {"procedure": "laminectomy", "days_since_surgery": 212}),
         ("They removed part of the slipped disc 3 weeks ago.", None, {"procedure": "discectomy"}),
         ("Discectomy 3 weeks ago. My toe is a bit stronger than last week.", None, {"onset_days": None}),
+        # the operation's date, not the discharge's; a day and month after "on"; "D1 post", "D+9"
+        ("Discharged 19/02/2026 after L4/5 PLIF (pedicle screws and cages) on 16/02/2026.", "2026-02-27",
+         {"days_since_surgery": 11}),
+        ("Had my microdiscectomy L5 S1 on 12/3 and the wound was checked on 19/3.", "2026-05-20",
+         {"days_since_surgery": 69}),
+        ("72F, D1 post open L2-5 laminectomy.", None, {"days_since_surgery": 1}),
+        ("D+9 after TLIF.", None, {"days_since_surgery": 9}),
     ],
 )  # fmt: skip
 def test_operation_and_timeline(text: str, note_date: str | None, expected: dict[str, Any]) -> None:

@@ -12,7 +12,10 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
-POD = re.compile(r"\b(?:POD|post-?op(?:erative)?\s+day|day)\s*#?\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE)
+# "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
+POD = re.compile(
+    r"\b(?:POD|post-?op(?:erative)?\s+day|day|D(?=\+?\d))\s*\+?#?\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE
+)
 # "L4/5 TLIF yesterday", "discectomy this morning": the operation's own day
 OP_DAY = re.compile(
     r"^[^.;,]{0,25}?\b(?P<word>yesterday|today|this\s+morning|this\s+afternoon)\b", re.IGNORECASE
@@ -72,8 +75,11 @@ class DaysMixin:
         best: tuple[int, int, int] | None = None
         for sent in nd.live_sentences():
             for m in POD.finditer(sent.text):
-                if m.group(0).lower().startswith("day") and not re.search(
-                    r"post|after", sent.text[m.end() : m.end() + 12], re.I
+                lead = m.group(0).lower()
+                if (
+                    lead.startswith("d")
+                    and not lead.startswith("d+")
+                    and not re.search(r"post|after", sent.text[m.end() : m.end() + 12], re.I)
                 ):
                     continue
                 n = int(m.group("n"))
@@ -136,6 +142,11 @@ class DaysMixin:
         if self.op is not None:
             sent = self.op.targets[0].sentence
             near = [d for d in mentions if sent.start <= d.start < sent.end]
+            other = words_re(self.lang.timeline.other_event_dates)
+            dated_here = [
+                d for d in near if not other.search(self.nd.text[max(sent.start, d.start - 20) : d.start])
+            ]
+            near = dated_here or near
             if near:
                 anchor = self.op.targets[0].start
                 return min(near, key=lambda d: abs(d.start - anchor))

@@ -75,6 +75,18 @@ SPACED_COLUMN = re.compile(
 SPACED_CELLS = re.compile(r"[ \t]{2,}|\t")
 SPACED_GRADE = re.compile(r"^([0-5])([+-]*)$")
 MYOTOME_LABEL = re.compile(r"^(?:L[1-5]|S[12])(?:\s*[-/]\s*(?:L[1-5]|S[12]))?\b", re.I)
+OTHER_SIDE = re.compile(
+    r"\s+than\s+(?:the\s+|on\s+the\s+)?(?:other|opposite|good|R|L|Rt|Lt|right|left)\b", re.I
+)
+SIDE_AFTER_THAN = re.compile(
+    r"\s*(?:the\s+|on\s+the\s+)?(?:other|opposite|good|R|L|Rt|Lt|right|left)\b", re.I
+)
+# "stopped 2 days pre-op, restarted day 1": a stop that was undone
+RESTARTED = re.compile(
+    r"(?<!\bnot\s)(?<!n't\s)(?<!\bbeen\s)(?<!\byet\s)\b(?:restarted|resumed|recommenced|back\s+on|re-started)\b"
+    r"|\b(?:has|have|was|were)\s+been\s+(?:restarted|resumed|recommenced)\b",
+    re.I,
+)
 TABLE_FOOT_DROP = re.compile(r"\b(?:DF|dorsiflex\w*|TA|tibialis\s+anterior)\b", re.I)
 SAME_AS_BEFORE = re.compile(
     r"\b(?:unchanged|same|similar|no\s+different)\s+(?:from|as|to)\s+(?:the\s+)?$", re.I
@@ -229,6 +241,8 @@ class FindingReader:
                     for fid in t.info.findings:
                         self.add(fid, False, t, "bare")
                 continue
+            if t.text.lower().endswith("than") and SIDE_AFTER_THAN.match(self.nd.text, t.end):
+                continue  # "feels weaker than the right": one side against the other, not over time
             for fid in t.info.findings:
                 category = self.categories.get(fid)
                 if category is None:
@@ -327,6 +341,8 @@ class FindingReader:
                 continue
             for offset, after in spans:
                 m = _rx(rq.words, case_sensitive_caps=False).search(after)
+                if m and OTHER_SIDE.match(after, m.end()):
+                    continue  # "feels weaker than the right": one side against the other, not over time
                 if m and not NEGATED_WORD.search(after[: m.start()]):  # "no worse since" is not "worse since"
                     for other, val in rq.sets.items():
                         self.add(other, val, t, "qualifier", offset + m.start(), offset + m.end())
@@ -885,7 +901,21 @@ class FindingReader:
             )
             if pos and neg and past and now:
                 values[fid] = False
+            if fid in self.lang.finding_rules.discontinuable and self.stopped_later(pos, neg):
+                values[fid] = False
         return values
+
+    def stopped_later(self, pos: list[Reading], neg: list[Reading]) -> bool:
+        """'Discharge medicines: enoxaparin 40 mg daily ... Enoxaparin: he stopped the injections on 22/02 and
+        has not restarted': every mention of the drug is one said to be stopped (and not restarted)."""
+        stopped = {
+            r.target.text.lower()
+            for r in neg
+            if r.target is not None
+            and "DISCONTINUED" in r.target.flags
+            and not RESTARTED.search(r.target.sentence.text)
+        }
+        return bool(stopped) and all(r.target is not None and r.target.text.lower() in stopped for r in pos)
 
     def read(self) -> tuple[dict[str, bool], list[Evidence]]:
         self.read_phrases()

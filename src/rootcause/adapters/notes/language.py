@@ -254,7 +254,8 @@ class FindingRules(Strict):
 class Operation(Strict):
     names: list[str]
     patterns: list[str] = Field(
-        default_factory=list, description="regular expressions for lay descriptions ('operation on my L4-5 disc')"
+        default_factory=list,
+        description="regular expressions for lay descriptions ('operation on my L4-5 disc')",
     )
     procedure: ProcedureId
     route: Literal["posterior", "anterior", "lateral", "combined"] | None = None
@@ -294,6 +295,9 @@ class Timeline(Strict):
     month_only_within: float
     note_date_cues: list[str]
     surgery_refs: list[str]
+    other_event_dates: list[str] = Field(
+        description="words before a date in the operation's sentence that date another event ('discharged')"
+    )
     after_surgery: list[str]
     ago: list[str]
     relative_days: dict[str, int]
@@ -394,7 +398,7 @@ class NoteLanguage(Strict):
     power: Power
     reading_qualifiers: list[ReadingQualifier]
     reading_subjects: list[str] = Field(
-        description="a next sentence opening with one of these is still about the reading ('It has not worsened')"
+        description="a next sentence opening with one of these is about the same reading ('It is no worse')"
     )
     preop_links: dict[str, str]
     new_deficit: NewDeficit

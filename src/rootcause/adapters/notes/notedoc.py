@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rootcause.adapters.notes.language import NoteLanguage
@@ -16,6 +16,17 @@ DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 
 # an SBAR handover (Situation, Background, Assessment, Recommendation): its "A -" is findings, not a diagnosis
 SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
+
+
+def _result_line_rx(lang: NoteLanguage) -> re.Pattern[str] | None:
+    titles = [t for sec in lang.sections if sec.category == "investigations" for t in sec.titles]
+    return _titles_rx(tuple(titles)) if titles else None
+
+
+@lru_cache(maxsize=8)
+def _titles_rx(titles: tuple[str, ...]) -> re.Pattern[str]:
+    names = "|".join(re.escape(t) for t in sorted(titles, key=len, reverse=True))
+    return re.compile(rf"^[ \t]*((?:{names})\b)[^:\n]{{1,30}}:", re.MULTILINE)
 
 
 @dataclass
@@ -82,6 +93,7 @@ class NoteDoc:
             if b > a:
                 nd.token_section[a:b] = [current] * (b - a)
         nd.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        nd._result_lines_end_plans(line_start)
         # parenthesis groups: innermost (open, close) token range around each token
         stack: list[int] = []
         groups: list[tuple[int, int]] = []
@@ -124,6 +136,26 @@ class NoteDoc:
             s.section = nd.token_section[a.i]
             s.line = nd.line_of(s.start)
         return nd
+
+    def _result_lines_end_plans(self, line_start: list[bool]) -> None:
+        """'Imp: ?epidural haematoma -> MRI stat' then 'MRI 04:05: large epidural collection': a line opening
+        with a test's name, a time or detail and a colon reports a result, so it ends the assessment or plan
+        above it."""
+        rx = _result_line_rx(self.lang)
+        if rx is None:
+            return
+        ignore = self.lang.section_effects.ignore
+        starts = {t.idx: t.i for t in self.doc if line_start[t.i]}
+        for m in rx.finditer(self.text):
+            i = starts.get(m.start(1))
+            if i is None or self.token_section[i] not in ignore:
+                continue
+            held = self.token_section[i]
+            j = i
+            while j < len(self.token_section) and self.token_section[j] == held:
+                self.token_section[j] = "investigations"
+                j += 1
+            # a later title line starts its own section again; only this run of the held section changes
 
     def line_of(self, char: int) -> int:
         lo, hi = 0, len(self.line_starts) - 1

@@ -383,7 +383,9 @@ def _regex_rules(lang: NoteLanguage) -> list[Any]:
             rules.append(TargetRule(f"{m.id}_{j}", f"MEAS:{m.id}", pattern=rx, metadata=meta))
     rules.append(TargetRule("power_grade", "GRADE", pattern=lang.power.grade_pattern))
     for i, op in enumerate(lang.procedures.operations):
-        rules += [TargetRule(f"operation_{i}_{j}", f"PROC:{i}", pattern=rx) for j, rx in enumerate(op.patterns)]
+        rules += [
+            TargetRule(f"operation_{i}_{j}", f"PROC:{i}", pattern=rx) for j, rx in enumerate(op.patterns)
+        ]
     for j, rx in enumerate(SCORE_PATTERNS):
         meta = {"triggers": SCORE_TRIGGERS}
         rules.append(TargetRule(f"score_{j}", "SCORE", pattern=rx, metadata=meta))

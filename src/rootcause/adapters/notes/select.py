@@ -82,6 +82,11 @@ FOLLOW_OK = frozenset(
         "though",
         "as",
         "than",
+        "compared",
+        "versus",
+        "vs",
+        "especially",
+        "particularly",
         "x",
         "per",
         "and",
@@ -263,6 +268,11 @@ def make_selector(lang: NoteLanguage) -> Any:
                             continue
                         if any(doc[t].lower_ in NEGATORS for t in range(r.end, q)):
                             continue  # "bowel normal, no saddle changes": the result ends an earlier clause
+                        if any(
+                            doc[t].lower_ in block_before and sent_id(doc, t) == sent
+                            for t in range(max(0, r.start - 3), r.start)
+                        ):
+                            continue  # "saddle sensation intact to PP": the result belongs to a blocked name
                         gap = words(r.end, q)
                         if best is None or gap < best[0]:
                             best = (gap, r, neg, r.start, a.end)

@@ -315,8 +315,8 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
             put("sex", "female", m, "title")
         break
     if "sex" not in out:
-        words = sorted(lang.clinician_after, key=len, reverse=True)
-        clinician_after = re.compile(r"\s*(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w])", re.I)
+        titled = sorted(lang.clinician_after, key=len, reverse=True)
+        clinician_after = re.compile(r"\s*(?:" + "|".join(re.escape(w) for w in titled) + r")(?![\w])", re.I)
         for m in TITLE_ONLY.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             prefix = text[line_start : m.start()].lower().strip()

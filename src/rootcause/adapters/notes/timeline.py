@@ -47,7 +47,10 @@ PREOP_CUE = re.compile(
 
 
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
-COMPARED_WITH = re.compile(r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I)
+COMPARED_WITH = re.compile(
+    r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I
+)
+
 
 def _around(text: str, m: re.Match[str]) -> str:
     """The words beside a score up to the next score or clause break: what it is dated by."""

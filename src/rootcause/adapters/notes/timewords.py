@@ -37,6 +37,7 @@ class Patterns:
     slash: re.Pattern[str]
     single: re.Pattern[str]
     numeric_date: re.Pattern[str]
+    short_date: re.Pattern[str]
     iso_date: re.Pattern[str]
     day_month: re.Pattern[str]
     month_day: re.Pattern[str]
@@ -91,6 +92,10 @@ def _build(lang: NoteLanguage) -> Patterns:
     )
     months = _alt(list(tl.month_names))
     numeric_date = re.compile(r"(?<![\d/])(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?![\d/])")
+    # "had my microdiscectomy on 12/3", "checked the wound on 19/3": a day and month after "on", no year
+    short_date = re.compile(
+        r"\b(?:on|dated)\s+(?P<d>\d{1,2})/(?P<m>\d{1,2})(?![\d/]|\s*(?:x|of\b))", re.IGNORECASE
+    )
     iso_date = re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
     # "3 March 2026", "the 3rd of March", "14-Jan-2026", "03-Mar-22"
     day_month = re.compile(
@@ -143,6 +148,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         slash,
         single,
         numeric_date,
+        short_date,
         iso_date,
         day_month,
         month_day,
@@ -268,7 +274,15 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
     p = patterns(lang)
     has_month = not lang.timeline.month_names.keys().isdisjoint(re.findall(r"[a-z]+", text.lower()))
     found: dict[int, list[re.Match[str]]] = {}
-    for rx in (p.iso_date, p.numeric_date, p.day_month, p.month_day, p.month_only, p.this_month):
+    for rx in (
+        p.iso_date,
+        p.numeric_date,
+        p.short_date,
+        p.day_month,
+        p.month_day,
+        p.month_only,
+        p.this_month,
+    ):
         named = rx in (p.day_month, p.month_day, p.month_only)  # need a month name
         found[id(rx)] = list(rx.finditer(text)) if has_month or not named else []
     found[id(p.numeric_month)] = list(p.numeric_month.finditer(text))
@@ -322,6 +336,20 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             if d and free(*m.span()):
                 out.append(DateMention(d, m.start(), m.end(), m.group()))
                 spans.append(m.span())
+    for m in found[id(p.short_date)]:
+        # the latest such day on or before the reference date, read as the note reads its full dates
+        first, second = int(m.group("d")), int(m.group("m"))
+        if month_first:
+            first, second = second, first
+        if reference is None or second > 12 or not free(*m.span()):
+            continue
+        d = _mk(reference.year, second, first)
+        if d is not None and d > reference:
+            d = _mk(reference.year - 1, second, first)
+        if d is not None:
+            start = m.start("d")
+            out.append(DateMention(d, start, m.end(), text[start : m.end()], year_missing=True))
+            spans.append((start, m.end()))
     for rx in (p.day_month, p.month_day):
         for m in found[id(rx)]:
             if not free(*m.span()):
