@@ -63,10 +63,13 @@ HELD_OUT_FLOORS = [
     ("notes_heldout10", 0.81, 0.86, 0, 0.96),
     # a mixed note stream written after all the rules above: the honest estimate (first run 0.80 / 0.85, 0)
     ("notes_heldout11", 0.81, 0.85, 0, 0.96),
-    # session 7: terse, abbreviated ward and ED notes (first run 0.86 / 0.83, 5 red-flag errors); writers outside
-    # the spine team (first run 0.86 / 0.85, 3)
+    # session 7: terse, abbreviated ward and ED notes (first run 0.86 / 0.83, 5 red-flag errors); writers
+    # outside the spine team (first run 0.86 / 0.85, 3)
     ("notes_heldout12", 0.87, 0.84, 2, 0.96),
     ("notes_heldout13", 0.88, 0.85, 3, 0.96),
+    # documents of several dated entries: discharge summaries, progress notes, call logs (first run
+    # 0.80 / 0.86, 11 red-flag errors; days 17/25)
+    ("notes_heldout14", 0.83, 0.89, 7, 0.96),
 ]
 
 
@@ -100,6 +103,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout11", 2),
         ("notes_heldout12", 1),
         ("notes_heldout13", 1),
+        ("notes_heldout14", 1),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -634,6 +638,23 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "L2-L4 compressing thecal sac.",
             {"mri_epidural_collection": True},
         ),
+        # an entry after a plan is read again; in a note of dated entries, what a later entry denies is over
+        (
+            "16/06/2026: L4/5 open TLIF.\n17/06 21:40 (F1): new R leg pain. Plan: analgesia, neuro obs.\n"
+            "18/06 00:50 (F1): Not PU since 19:00; bladder scan 780 ml.",
+            {"bladder_dysfunction": True},
+        ),
+        (
+            "Call 1 - 05/02/2026 (day 3): headache on standing.\nAdvice: fluids, lie flat.\n"
+            "Call 3 - 16/02/2026 (day 14): clear watery fluid leaking from the wound.",
+            {"clear_fluid_from_wound": True},
+        ),
+        (
+            "Microdiscectomy 28/08/2025.\n10/09/2025 (nurse): wound red and warm, yellow discharge.\n"
+            "12/11/2025: wound healed, non-tender.",
+            {"wound_problem": False},
+        ),
+        ("Wed 10/06 19:30\nFoot is weaker than this morning.", {"progressive_weakness": True}),
         # the weakness told as not getting worse, in its sentence or the next one opening with its subject
         ("The weakness has not changed since day 1.", {"leg_weakness": True, "progressive_weakness": False}),
         (
@@ -843,6 +864,14 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("Had my microdiscectomy L5 S1 on 12/3 and the wound was checked on 19/3.", "2026-05-20",
          {"days_since_surgery": 69}),
         ("72F, D1 post open L2-5 laminectomy.", None, {"days_since_surgery": 1}),
+        # a note of dated entries is as of its latest entry; a weekday written with a date picks its reading
+        ("GP record\nHospital letter (filed 02/09/2025): R L5/S1 microdiscectomy 28/08/2025.\n"
+         "10/09/2025 (nurse): wound red.\n21/01/2026: MRI reviewed.", None, {"days_since_surgery": 146}),
+        ("16/06/2026: L4/5 open TLIF.\n17/06 21:40 (F1): new R leg pain.\n18/06 00:50 (F1): R DF now 2/5.",
+         None, {"days_since_surgery": 2}),
+        ("Sun 07/06 20:14\nI had my endoscopic discectomy on Tuesday 02/06.\nWed 10/06 19:30\nStill sore.",
+         "2026-06-10", {"days_since_surgery": 8}),
+        ("I had my microdiscectomy (L4-L5) on Monday 05/04.", "2026-05-09", {"days_since_surgery": 5}),
         ("D+9 after TLIF.", None, {"days_since_surgery": 9}),
     ],
 )  # fmt: skip

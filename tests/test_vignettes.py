@@ -68,8 +68,8 @@ HELD_OUT = [
     # session 7: comorbidities and confounders (first run 30/30 at the top, none under-triaged; two
     # over-triaged: a worked-up early foot drop at the knee, a probable arterial injury taken as emergency)
     HeldOut("vignettes_r6", 30, 30),
-    # session 7: timing is the main clue, 2-6 findings, a third told by pain scores (first run 28/30 at the top,
-    # 29/30 in the top three, none under-triaged; vascular claudication present from the operation was missed)
+    # session 7: timing is the main clue, 2-6 findings, a third told by pain scores (first run 28/30 at the
+    # top, 29/30 in the top three, none under-triaged; vascular claudication there from the operation missed)
     HeldOut("vignettes_r7", 30, 29),
 ]
 

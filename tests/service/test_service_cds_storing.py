@@ -1,21 +1,23 @@
 """How a CDS Hooks call is stored (SQLite and PostgreSQL): one transaction holding exactly one call
 record, its assessment and their audit entries, nothing at all when it fails half-way; and the
-machinery around it: the write gate shared by worker processes and the call slots."""
+machinery around it: the write gate shared by worker processes, the group commit and the call slots."""
 
 from __future__ import annotations
 
+import collections
 import copy
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from rootcause import Engine
-from rootcause.service.cds_runtime import CallSlots, _WriteGate
-from rootcause.storage import Database
+from rootcause.service.cds_runtime import CallSlots, GroupCommit, TokenReplayed, _WriteGate
+from rootcause.storage import Database, sessions
 from rootcause.storage import cds as cds_storage
 from rootcause.storage.models import Assessment, AuditEvent, CdsCall, CdsCard, Patient, StoredSession
 
@@ -175,3 +177,76 @@ def test_a_call_waiting_for_the_ehr_gives_up_its_slot() -> None:
     t.join()
     with slots.released():  # outside a call: nothing to give up
         assert slots._free == 1
+
+
+# ---------------------------------------------------------------------------- group commit
+
+
+def _claims(database: Database) -> list[str]:
+    with database.transaction(readonly=True) as session:
+        return sorted(session.scalars(select(StoredSession.id).where(StoredSession.kind == "test")).all())
+
+
+def _claim(name: str) -> Any:
+    def write(conn: Connection) -> str:
+        assert sessions.claim_once(session=conn, kind="test", id=name, ttl=dt.timedelta(hours=1))
+        return name
+
+    return write
+
+
+def test_concurrent_writes_share_transactions_and_each_gets_its_own_result(database: Database) -> None:
+    writer = GroupCommit(database, _WriteGate(database), max_batch=4)
+    results: dict[int, Any] = {}
+
+    def call(i: int) -> None:
+        results[i] = writer.run(_claim(f"job-{i:02d}"))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {i: f"job-{i:02d}" for i in range(24)}
+    assert _claims(database) == [f"job-{i:02d}" for i in range(24)]
+    assert writer._queue == collections.deque() and not writer._writing  # nothing left behind
+
+
+def test_a_failing_write_is_rolled_back_alone_and_keeps_what_it_wrote_first(database: Database) -> None:
+    writer = GroupCommit(database, _WriteGate(database))
+
+    def fails(conn: Connection) -> None:
+        _claim("half-written")(conn)
+        raise RuntimeError("bad row")
+
+    with pytest.raises(RuntimeError, match="bad row"):
+        writer.run(fails, first=_claim("spent-token"))
+    assert writer.run(_claim("next")) == "next"
+    assert _claims(database) == ["next", "spent-token"]
+
+    def replayed(conn: Connection) -> None:
+        raise TokenReplayed()
+
+    with pytest.raises(TokenReplayed):
+        writer.run(_claim("never"), first=replayed)
+    assert "never" not in _claims(database)
+
+
+def test_a_failed_commit_fails_every_call_of_its_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = GroupCommit(database, _WriteGate(database))
+
+    class Unavailable(Exception):
+        pass
+
+    def broken_connection() -> Any:
+        raise Unavailable("the database went away")
+
+    monkeypatch.setattr(database, "connection", broken_connection)
+    with pytest.raises(Unavailable):
+        writer.run(_claim("lost"))
+    assert not writer._writing  # the next call leads again
+    monkeypatch.undo()
+    assert writer.run(_claim("after")) == "after"
+    assert _claims(database) == ["after"]

@@ -73,6 +73,8 @@ class VerifiedToken:
     tenant: str | None = None
     subject: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
+    replay_until: dt.datetime | None = None
+    """Until when the ``jti`` must be remembered as spent (expiry plus the clock leeway)."""
 
 
 class CachingJwksFetcher:
@@ -207,8 +209,12 @@ class JwtVerifier:
                 return key
         raise AuthError("unknown_key", f"kid {kid!r} not in the JWKS of {issuer.issuer}")
 
-    def verify(self, authorization: str | None, *, audience: str) -> VerifiedToken:
-        """Verify the ``Authorization`` header value for the endpoint URL ``audience``."""
+    def verify(self, authorization: str | None, *, audience: str, claim: bool = True) -> VerifiedToken:
+        """Verify the ``Authorization`` header value for the endpoint URL ``audience``.
+
+        ``claim=False`` checks everything but the replay cache: the caller must then claim the token's
+        ``jti`` (until ``token.replay_until``) before anything it does with the call is kept or answered,
+        for example in the same transaction that stores the call."""
         if not authorization:
             raise AuthError("missing_token")
         scheme, _, token = authorization.strip().partition(" ")
@@ -274,7 +280,8 @@ class JwtVerifier:
         if issuer.tenants is not None and tenant not in issuer.tenants:
             raise AuthError("tenant_not_allowed", f"tenant {tenant!r}")
         expires_at = dt.datetime.fromtimestamp(exp, dt.UTC)
-        if self.replay.seen(jti, issuer.issuer, expires_at + dt.timedelta(seconds=self.leeway)):
+        replay_until = expires_at + dt.timedelta(seconds=self.leeway)
+        if claim and self.replay.seen(jti, issuer.issuer, replay_until):
             raise AuthError("replayed", f"jti {jti!r}")
         return VerifiedToken(
             issuer=issuer.issuer,
@@ -285,4 +292,5 @@ class JwtVerifier:
             tenant=tenant if isinstance(tenant, str) else None,
             subject=claims.get("sub") if isinstance(claims.get("sub"), str) else None,
             claims=dict(claims),
+            replay_until=replay_until,
         )

@@ -19,12 +19,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI
+from sqlalchemy import Connection
 
 from rootcause.cdshooks import (
     CachingJwksFetcher,
@@ -211,12 +212,102 @@ class DatabaseReplayStore:
 
     def seen(self, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
         with self.gate, self.database.connection() as conn:  # one statement, committed at once
-            first = cds_storage.claim_jti(session=conn, issuer=issuer, jti=jti, expires_at=expires_at)
-            now = self.clock()
-            if now >= self._next_purge:
-                self._next_purge = now + self.purge_every_s
-                sessions.purge_expired(session=conn, kind=cds_storage.JTI_KIND)
-        return not first
+            return not self.claim(conn, jti, issuer, expires_at)
+
+    def claim(self, conn: Connection, jti: str, issuer: str, expires_at: dt.datetime) -> bool:
+        """Claim the token in the caller's transaction: true the first time (the claim commits with it)."""
+        first = cds_storage.claim_jti(session=conn, issuer=issuer, jti=jti, expires_at=expires_at)
+        now = self.clock()
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_every_s
+            sessions.purge_expired(session=conn, kind=cds_storage.JTI_KIND)
+        return first
+
+
+class TokenReplayed(Exception):
+    """The call's token was spent by an earlier call (found when the call is stored): answer 401."""
+
+
+@dataclass(eq=False)
+class _Write:
+    work: Callable[[Connection], Any]
+    first: Callable[[Connection], None] | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent CDS Hooks calls of a worker store their records in one write transaction (group commit).
+
+    Each call's writes run in their own savepoint, so one failing call (a replayed token, a bad row) is
+    rolled back alone, while what it wrote ``first`` (spending its token) stays. The transaction commits
+    once for all of them, before any of them is answered, so nothing answered is lost. One call at a time
+    leads: it writes every call waiting when it starts (up to ``max_batch``), then hands the lead to the
+    first call that arrived meanwhile, so no thread writes for others longer than one batch. On SQLite this
+    turns one write lock per call into one per batch; that lock is what limits the calls per second of a
+    whole deployment, as every worker queues for it."""
+
+    def __init__(self, database: Database, gate: _WriteGate, max_batch: int = 32) -> None:
+        self.database = database
+        self.gate = gate
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue: collections.deque[_Write] = collections.deque()
+        self._writing = False
+
+    def run(
+        self, work: Callable[[Connection], Any], first: Callable[[Connection], None] | None = None
+    ) -> Any:
+        """Run ``first`` then ``work`` on a connection inside the shared transaction, each in a savepoint (so
+        ``work`` failing does not undo ``first``); return the result of ``work`` once committed."""
+        job = _Write(work, first)
+        with self._lock:
+            self._queue.append(job)
+            if not self._writing:
+                self._writing = job.lead = True
+        while True:
+            if job.lead:
+                job.lead = False
+                self._write_batch()
+            if job.finished:
+                break
+            job.wake.wait()
+            job.wake.clear()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _write_batch(self) -> None:
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+        try:
+            with self.gate, self.database.connection() as conn:
+                for job in batch:
+                    try:  # a call's own failure is kept for its thread; the others go on
+                        if job.first is not None:
+                            with conn.begin_nested():
+                                job.first(conn)
+                        with conn.begin_nested():
+                            job.result = job.work(conn)
+                    except Exception as exc:
+                        job.error = exc
+        except BaseException as exc:  # the transaction failed: nothing of the batch was stored
+            for job in batch:
+                job.result, job.error = None, job.error if isinstance(job.error, TokenReplayed) else exc
+        with self._lock:
+            nxt = self._queue[0] if self._queue else None
+            if nxt is None:
+                self._writing = False
+            else:
+                nxt.lead = True
+        for job in batch:
+            job.finished = True
+            job.wake.set()
+        if nxt is not None:
+            nxt.wake.set()
 
 
 @dataclass(frozen=True)
@@ -246,10 +337,12 @@ class CdsRuntime:
         self.entries = list(settings.cds_issuers)
         self.gate = _WriteGate(state.database)
         self.slots = CallSlots(settings.cds_concurrent_calls)
+        self.replay = DatabaseReplayStore(state.database, gate=self.gate)
+        self.writer = GroupCommit(state.database, self.gate)
         self.verifier = JwtVerifier(
             trusted_issuers(self.entries),
             jwks or CachingJwksFetcher(),
-            DatabaseReplayStore(state.database, gate=self.gate),
+            self.replay,
             clock=clock,
         )
         engine = state.engine
@@ -393,7 +486,6 @@ class CdsRuntime:
             "precondition_failed": result.precondition_failed,
         }
         patient: cds_storage.FhirPatient | None = None
-        assessment: dict[str, Any] | None = None
         if case is not None and stored is not None and parsed_case is not None:
             patient = cds_storage.fhir_patient(
                 fhir_patient_id=fhir_patient_id, case=case, birth_year=_birth_year(result, fhir_patient_id)
@@ -409,9 +501,18 @@ class CdsRuntime:
         )
         card_kinds = [(c.uuid, _kind(c.uuid, request.hookInstance)) for c in response.cards if c.uuid]
         risk = result.risk_assessment
-        with self.gate, self.state.database.connection() as conn:
+        token = caller.token
+
+        def spend(conn: Connection) -> None:
+            if token.replay_until is not None and not self.replay.claim(
+                conn, token.jti, token.issuer, token.replay_until
+            ):
+                raise TokenReplayed()
+
+        def store(conn: Connection) -> dict[str, Any]:
             audit: list[dict[str, Any]] = []
             patient_id: uuid.UUID | None = None
+            assessment: dict[str, Any] | None = None
             if patient is not None and stored is not None and parsed_case is not None:
                 patient_id = cds_storage.sync_fhir_patient(
                     conn=conn, actor=actor, patient=patient, audit=audit
@@ -434,9 +535,9 @@ class CdsRuntime:
             if links:
                 for card in cards:
                     card["links"] = links
-            if risk is not None and assessment_id is not None:
-                risk = {**risk, "id": str(assessment_id)}  # the RiskAssessment is the stored assessment
-            record |= {"risk_assessment": risk, "cards": body["cards"]}
+            basis = risk
+            if basis is not None and assessment_id is not None:
+                basis = {**basis, "id": str(assessment_id)}  # the RiskAssessment is the stored assessment
             cds_storage.add_call(
                 conn=conn,
                 actor=actor,
@@ -448,12 +549,15 @@ class CdsRuntime:
                 fhir_server=str(request.fhirServer) if request.fhirServer else None,
                 fhir_patient_id=fhir_patient_id,
                 cards=card_kinds,
-                record=record,
+                record=record | {"risk_assessment": basis, "cards": body["cards"]},
                 patient_id=patient_id,
                 assessment=assessment,
                 audit=audit,
             )
-        return body
+            return body
+
+        stored_body: dict[str, Any] = self.writer.run(store, first=spend)
+        return stored_body
 
 
 def _kind(card_uuid: str, hook_instance: str) -> str:

@@ -12,6 +12,8 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
+# what may come before a date heading an entry: nothing, a bullet, or a short label ("Call 3 - ", "Visit 2:")
+ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z]{1,12}\.?\s*\d{0,2}\s*[-–:]\s*)?$")
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
 POD = re.compile(
     r"\b(?:POD|post-?op(?:erative)?\s+day|day|D(?=\+?\d))\s*\+?#?\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE
@@ -170,7 +172,9 @@ class DaysMixin:
         return None
 
     def _note_date(self, mentions: list[DateMention], surgery: DateMention | None) -> DateMention | None:
-        full = [d for d in mentions if not d.month_only and not d.year_missing and d is not surgery]
+        full = [
+            d for d in mentions if not d.month_only and (d.entry or not d.year_missing) and d is not surgery
+        ]
         if surgery is not None:
             full = [d for d in full if d.date >= surgery.date]
         # a date on the note's first line is its date ("ADMISSION H&P - 04/22/2026 19:30"), before any date in
@@ -180,11 +184,19 @@ class DaysMixin:
         header = [d for d in full if d.start < offset + len(first_line)]
         if header:
             return header[0]
+        entries = [d for d in full if d.entry or self._heads_line(d)]
+        if len(entries) >= 2:  # a note of dated entries is as of its latest entry
+            return max(entries, key=lambda d: d.date)
         for d in full:
             sent = self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
             if self.cues.search(sent.text):
                 return d
         return max(full, key=lambda d: d.date) if full else None
+
+    def _heads_line(self, d: DateMention) -> bool:
+        """'12/11/2025: wound healed', 'Call 3 - 13/04/2026 (8/52): ...': a date opening a line's entry."""
+        line_start = self.nd.text.rfind("\n", 0, d.start) + 1
+        return ENTRY_PREFIX.match(self.nd.text[line_start : d.start]) is not None
 
     def _token_at(self, char: int) -> int:
         span = self.nd.doc.char_span(char, char + 1, alignment_mode="expand")

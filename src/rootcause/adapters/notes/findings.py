@@ -7,6 +7,7 @@ A finding read both present and absent is present: "L calf swollen ... R calf NA
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
@@ -903,7 +904,21 @@ class FindingReader:
                 values[fid] = False
             if fid in self.lang.finding_rules.discontinuable and self.stopped_later(pos, neg):
                 values[fid] = False
+            if self.said_later(pos, neg):
+                values[fid] = False
         return values
+
+    def said_later(self, pos: list[Reading], neg: list[Reading]) -> bool:
+        """In a note of dated entries, a finding denied in a later entry than every one that reported it is
+        over now ("10/09: wound red, yellow discharge ... 12/11: wound healed")."""
+        entries = self.nd.entry_starts
+        if len(entries) < 2 or not pos or not neg:
+            return False
+
+        def entry(r: Reading) -> int:
+            return bisect.bisect_right(entries, r.start)
+
+        return max(entry(r) for r in neg) > max(entry(r) for r in pos)
 
     def stopped_later(self, pos: list[Reading], neg: list[Reading]) -> bool:
         """'Discharge medicines: enoxaparin 40 mg daily ... Enoxaparin: he stopped the injections on 22/02 and

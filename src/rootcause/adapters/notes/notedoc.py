@@ -18,6 +18,15 @@ DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
 
 
+ENTRY_LINE = re.compile(
+    r"^[ \t]*((?P<label>[A-Za-z][A-Za-z-]{0,11}(?:[ \t]+[A-Za-z][A-Za-z-]{0,11}){0,3}\.?[ \t]*\d{0,2}"
+    r"[ \t]*[-–:][ \t]*)?"
+    r"(?:\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?|\d{4}-\d{2}-\d{2}|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+    r"|\d{1,2}:\d{2}|(?:Day|POD|D)\s*\+?\d{1,3})\b)[^\n]{0,40}?(?:\d{1,2}:\d{2}|:|\s[-–]\s|\))",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
 def _result_line_rx(lang: NoteLanguage) -> re.Pattern[str] | None:
     titles = [t for sec in lang.sections if sec.category == "investigations" for t in sec.titles]
     return _titles_rx(tuple(titles)) if titles else None
@@ -72,6 +81,8 @@ class NoteDoc:
     token_section: list[str | None] = field(default_factory=list)
     token_paren: list[tuple[int, int] | None] = field(default_factory=list)
     line_starts: list[int] = field(default_factory=list)
+    entry_starts: list[int] = field(default_factory=list)
+    """Where each dated or timed entry begins, in a note written as several ("18/06 00:50 (F1): ...")."""
 
     @classmethod
     def build(cls, text: str, doc: Any, lang: NoteLanguage) -> NoteDoc:
@@ -141,21 +152,36 @@ class NoteDoc:
         """'Imp: ?epidural haematoma -> MRI stat' then 'MRI 04:05: large epidural collection': a line opening
         with a test's name, a time or detail and a colon reports a result, so it ends the assessment or plan
         above it."""
-        rx = _result_line_rx(self.lang)
-        if rx is None:
-            return
         ignore = self.lang.section_effects.ignore
         starts = {t.idx: t.i for t in self.doc if line_start[t.i]}
-        for m in rx.finditer(self.text):
-            i = starts.get(m.start(1))
-            if i is None or self.token_section[i] not in ignore:
+        rx = _result_line_rx(self.lang)
+        lines: list[tuple[int, str | None]] = (
+            [(m.start(1), "investigations") for m in rx.finditer(self.text)] if rx is not None else []
+        )
+        # "18/06 00:50 (F1): ...", "Day 3 -", "Tues 14:20": a dated or timed entry starts after the plan of
+        # the one before it
+        titles = {t.lower() for sec in self.lang.sections for t in sec.titles}
+        entries = [  # "Call 3 - 16/02/2026:" is an entry; "Plan: 14/06 start enoxaparin" is still the plan
+            m.start(1)
+            for m in ENTRY_LINE.finditer(self.text)
+            if (m.group("label") or "").strip(" \t-–:.0123456789").lower() not in titles
+        ]
+        self.entry_starts = entries
+        lines += [(char, None) for char in entries]
+        for char, category in sorted(lines, key=lambda x: x[0]):
+            i = starts.get(char)
+            # a result line ends only an assessment or plan; a new entry ends any section before it
+            if (
+                i is None
+                or self.token_section[i] is None
+                or (category and self.token_section[i] not in ignore)
+            ):
                 continue
             held = self.token_section[i]
             j = i
-            while j < len(self.token_section) and self.token_section[j] == held:
-                self.token_section[j] = "investigations"
+            while j < len(self.token_section) and self.token_section[j] == held:  # until the next title
+                self.token_section[j] = category
                 j += 1
-            # a later title line starts its own section again; only this run of the held section changes
 
     def line_of(self, char: int) -> int:
         lo, hi = 0, len(self.line_starts) - 1

@@ -85,7 +85,9 @@ class PhraseIndex:
                     doc = self.nlp.make_doc(" ".join(w))
                     (self.exact_orth if case_sensitive else self.exact_lower).add(label, [doc])
                 else:
-                    kept = [w[0], *[x for x in interior if x.lower() not in self.dets], w[-1]]
+                    # the note's reduced view leaves out only optional words: a determiner that is not one
+                    # ("this" in "weaker than this morning") stays in both
+                    kept = [w[0], *[x for x in interior if not self._is_optional(x)], w[-1]]
                     doc = self.nlp.make_doc(" ".join(kept))
                     (self.reduced_orth if case_sensitive else self.reduced_lower).add(label, [doc])
 

@@ -46,6 +46,11 @@ PREOP_CUE = re.compile(
 )
 
 
+NEW_PAIN = re.compile(
+    r"\bnew\b(?:\s+(?:onset|severe|sharp|burning|shooting|constant|[LR]|left|right|leg|and|,))*\s+"
+    r"(?:leg\s+)?(?:pain|sciatica|radicular\s+pain|symptoms)\b",
+    re.I,
+)
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
 COMPARED_WITH = re.compile(
     r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I
@@ -316,6 +321,13 @@ class TimeReader(DaysMixin):
         return None
 
     def read_side(self, relief_clause: tuple[Sentence, int] | None) -> None:
+        # "L leg pain (his pre-op complaint) has gone. New burning pain down the R shin": the new pain's side
+        for sent in self.complaint_sentences():
+            m = NEW_PAIN.search(sent.text)
+            hit = self.side_in(sent.text[m.start() :], sent.start + m.start()) if m else None
+            if hit:
+                self._set_side(hit)
+                return
         for sent in self.complaint_sentences():
             text, base = sent.text, sent.start
             if NEGATED_START.match(text):

@@ -29,6 +29,9 @@ class DateMention:
     text: str
     month_only: bool = False
     year_missing: bool = False
+    entry: bool = False
+    """The date heading an entry of a note with several ("18/06 00:50 (F1): ..."): it may follow the
+    note's full dates, so without the note's own date it is placed on or after them."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Patterns:
     single: re.Pattern[str]
     numeric_date: re.Pattern[str]
     short_date: re.Pattern[str]
+    entry_date: re.Pattern[str]
     iso_date: re.Pattern[str]
     day_month: re.Pattern[str]
     month_day: re.Pattern[str]
@@ -93,8 +97,16 @@ def _build(lang: NoteLanguage) -> Patterns:
     months = _alt(list(tl.month_names))
     numeric_date = re.compile(r"(?<![\d/])(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?![\d/])")
     # "had my microdiscectomy on 12/3", "checked the wound on 19/3": a day and month after "on", no year
+    wd = r"(?P<wd>mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+"
     short_date = re.compile(
-        r"\b(?:on|dated)\s+(?P<d>\d{1,2})/(?P<m>\d{1,2})(?![\d/]|\s*(?:x|of\b))", re.IGNORECASE
+        rf"\b(?:on|dated)\s+(?:{wd})?(?P<d>\d{{1,2}})/(?P<m>\d{{1,2}})(?![\d/]|\s*(?:x|of\b))", re.IGNORECASE
+    )
+    # "18/06 00:50 (F1): ...", "17/06 - WR", "Wed 10/06 19:30": a day and month heading an entry, before a
+    # time or a colon
+    entry_date = re.compile(
+        rf"^[ \t]*(?:{wd})?(?P<d>\d{{1,2}})/(?P<m>\d{{1,2}})(?![\d/])"
+        r"(?=\s+\d{1,2}:\d{2}|\s*[:(]|\s+[-–]\s)",
+        re.MULTILINE | re.IGNORECASE,
     )
     iso_date = re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
     # "3 March 2026", "the 3rd of March", "14-Jan-2026", "03-Mar-22"
@@ -149,6 +161,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         single,
         numeric_date,
         short_date,
+        entry_date,
         iso_date,
         day_month,
         month_day,
@@ -278,6 +291,7 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
         p.iso_date,
         p.numeric_date,
         p.short_date,
+        p.entry_date,
         p.day_month,
         p.month_day,
         p.month_only,
@@ -312,6 +326,33 @@ def _month_first(lang: NoteLanguage, text: str, numeric: list[re.Match[str]]) ->
     return us > uk
 
 
+ENTRY_AHEAD_DAYS = 120
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _day_month(m: re.Match[str], reference: dt.date, ahead: int, month_first: bool) -> dt.date | None:
+    """A day and month without a year: the latest such date up to ``ahead`` days after the reference, read as
+    the note reads its dates; a weekday written with it ("Monday 05/04") picks the reading it fits."""
+    a, b = int(m.group("d")), int(m.group("m"))
+    orders = [(b, a), (a, b)] if month_first else [(a, b), (b, a)]
+    candidates = []
+    for day, month in orders:
+        d = _mk(reference.year, month, day)
+        if d is not None and d > reference + dt.timedelta(days=ahead):
+            d = _mk(reference.year - 1, month, day)
+        if d is not None:
+            candidates.append(d)
+    if not candidates:
+        return None
+    weekday = m.group("wd")
+    if weekday:
+        fitting = [d for d in candidates if WEEKDAYS[d.weekday()] == weekday.lower()[:3]]
+        if fitting:
+            return fitting[0]
+    first = orders[0]
+    return candidates[0] if _mk(reference.year, first[1], first[0]) is not None else None
+
+
 def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[DateMention]:
     """Full dates, dates without a year (placed in the year before `reference`), and month-only dates."""
     p = patterns(lang)
@@ -336,20 +377,20 @@ def dates(lang: NoteLanguage, text: str, reference: dt.date | None) -> list[Date
             if d and free(*m.span()):
                 out.append(DateMention(d, m.start(), m.end(), m.group()))
                 spans.append(m.span())
-    for m in found[id(p.short_date)]:
-        # the latest such day on or before the reference date, read as the note reads its full dates
-        first, second = int(m.group("d")), int(m.group("m"))
-        if month_first:
-            first, second = second, first
-        if reference is None or second > 12 or not free(*m.span()):
-            continue
-        d = _mk(reference.year, second, first)
-        if d is not None and d > reference:
-            d = _mk(reference.year - 1, second, first)
-        if d is not None:
-            start = m.start("d")
-            out.append(DateMention(d, start, m.end(), text[start : m.end()], year_missing=True))
-            spans.append((start, m.end()))
+    for rx, ahead in ((p.entry_date, ENTRY_AHEAD_DAYS), (p.short_date, 0)):
+        # an entry's date may follow the reference (entries follow the operation's date); "on 12/3" may not
+        for m in found[id(rx)]:
+            if reference is None or not free(*m.span()):
+                continue
+            d = _day_month(m, reference, ahead, month_first)
+            if d is not None:
+                start = m.start("wd") if m.group("wd") else m.start("d")
+                out.append(
+                    DateMention(
+                        d, start, m.end(), text[start : m.end()], year_missing=True, entry=rx is p.entry_date
+                    )
+                )
+                spans.append(m.span())
     for rx in (p.day_month, p.month_day):
         for m in found[id(rx)]:
             if not free(*m.span()):

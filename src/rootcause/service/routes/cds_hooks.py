@@ -33,7 +33,7 @@ from rootcause.cdshooks import (
 )
 from rootcause.cdshooks.models import FeedbackRequest, HookRequest
 from rootcause.errors import FieldProblem
-from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, cds_runtime
+from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, TokenReplayed, cds_runtime
 from rootcause.service.deps import DatabaseDep, JsonBody, StateDep, parse_json_body
 from rootcause.service.openapi import errors
 from rootcause.service.problems import ProblemError, field_errors
@@ -70,14 +70,14 @@ def _unauthorized() -> ProblemError:
 
 
 def _authenticate(
-    runtime: CdsRuntime, authorization: str | None, path: str, request_id: str | None
+    runtime: CdsRuntime, authorization: str | None, path: str, request_id: str | None, claim: bool = True
 ) -> CdsCaller:
     audience = runtime.audience(path)
     if audience is None:
         log.info("CDS Hooks call refused on %s: ROOTCAUSE_PUBLIC_BASE_URL is not set", path)
         raise _unauthorized()
     try:
-        token = runtime.verifier.verify(authorization, audience=audience)
+        token = runtime.verifier.verify(authorization, audience=audience, claim=claim)
     except AuthError as exc:
         log.info("CDS Hooks call refused on %s: %s", path, exc.reason)
         raise _unauthorized() from None
@@ -88,14 +88,16 @@ def _authenticate(
     return caller
 
 
-def _check(request: Request, path: str) -> CdsCaller:
-    """Authenticate the call to ``path`` (blocking: the replay cache is in the database)."""
+def _check(request: Request, path: str, claim: bool = True) -> CdsCaller:
+    """Authenticate the call to ``path`` (blocking: the replay cache is in the database). With
+    ``claim=False`` the token's ``jti`` is claimed later, in the transaction that stores the call."""
     request.app.state.rootcause.migrate()
     return _authenticate(
         cds_runtime(request.app),
         request.headers.get("authorization"),
         path,
         request.scope.get("rootcause.request_id"),
+        claim,
     )
 
 
@@ -208,15 +210,32 @@ def _patient_view(request: Request, raw: bytes) -> Response:
     request.app.state.rootcause.migrate()
     runtime = cds_runtime(request.app)
     with runtime.slots.held():  # a few calls at a time per worker (CallSlots)
-        caller = _check(request, SERVICE_PATH)
-        body = parse_json_body(raw)
+        # the token is checked now and spent when the call is stored (the same transaction), so a call costs
+        # one write; a replayed token is refused then, before anything of its call is kept or answered
+        caller = _check(request, SERVICE_PATH, claim=False)
         try:
-            hook = parse_hook_request(body)
-        except HookRequestError as exc:
-            raise _bad_request(exc.problems, "hook request") from None
-        _check_ids(hook)
+            body = parse_json_body(raw)
+            try:
+                hook = parse_hook_request(body)
+            except HookRequestError as exc:
+                raise _bad_request(exc.problems, "hook request") from None
+            _check_ids(hook)
+        except ProblemError:
+            _spend(runtime, caller)  # a refused call spends its token too (401 if it was already spent)
+            raise
         result = runtime.service.handle(hook)
-        return _json(runtime.record(caller, hook, result))
+        try:
+            return _json(runtime.record(caller, hook, result))
+        except TokenReplayed:
+            log.info("CDS Hooks call refused on %s: replayed", SERVICE_PATH)
+            raise _unauthorized() from None
+
+
+def _spend(runtime: CdsRuntime, caller: CdsCaller) -> None:
+    token = caller.token
+    if token.replay_until is not None and runtime.replay.seen(token.jti, token.issuer, token.replay_until):
+        log.info("CDS Hooks call refused on %s: replayed", SERVICE_PATH)
+        raise _unauthorized()
 
 
 # ---------------------------------------------------------------------------- feedback
