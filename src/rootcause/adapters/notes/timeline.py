@@ -20,7 +20,10 @@ PREOP = re.compile(
 )
 PREOP_PSEUDO = re.compile(
     r"\b(?:than|as|same\s+\w+\s+as|unchanged\s+from|present|there|it\s+was|they\s+were)\s+before\b|\bsince\s+before\b"
-    r"|\bbefore\s+surgery\s+too\b",
+    r"|\bbefore\s+surgery\s+too\b"
+    # "same as pre-op", "like before the operation": today's pain compared with the old one
+    r"|\b(?:same|similar|identical|like)\s+(?:\w+\s+){0,2}?(?:as\s+|to\s+)?(?:the\s+|his\s+|her\s+|my\s+)?"
+    r"(?:pre-?op(?:erative(?:ly)?)?|before\s+(?:the\s+)?(?:surgery|op|operation))\b",
     re.IGNORECASE,
 )
 PREOP_ATTRIBUTIVE = re.compile(
@@ -30,6 +33,7 @@ COMPLAINT_CUE = re.compile(
     r"\b(?:c/o|complains?\s+of|complaining\s+of|presents?\s+with|presenting\s+with|reports?)\b", re.I
 )
 NEGATED_START = re.compile(r"^\W*(?:no|nil|denies|denied|not|never|without)\b", re.IGNORECASE)
+PROVOKED_BY = re.compile(r"\b(?:cough(?:ing)?|sneez(?:e|ing)|valsalva|straining)\b[^.;]*$", re.I)
 HEDGE = re.compile(r"\b(?:maybe|might|perhaps|possibly|not\s+sure|i\s+think|probably)\b|\?", re.IGNORECASE)
 SURGERY_WORD = re.compile(
     r"\b(?:op|operation|surgery|procedure|fusion|decompression|discectomy|microdiscectomy|laminectomy|spacer)\b",
@@ -98,6 +102,16 @@ WELL_BEFORE = re.compile(
     r"\b(?:was|were|had\s+been)\b[^.;]{0,40}\bfor\s+(?:about\s+|the\s+first\s+)?(?:\d+|a|an|one|two|three|four|five|six|"
     r"a\s+few|several)\s+(?:days?|weeks?|months?)\b",
     re.I,
+)
+# a symptom, then how long it has lasted: "buttock ache ~3/12", "thigh pain back ~5/7"
+SYMPTOM_LASTED = re.compile(
+    r"\b(?:pain|ache|aching|sciatica|symptoms|sx|numbness|tingling|paraesthesia)(?:\s+(?:back|again|returned|recurred))?"
+    r"\s*[~≈]?\s*$",
+    re.I,
+)
+# "from ~wk 8", "since week 6": a week of the recovery, counted from the operation
+FROM_WEEK = re.compile(
+    r"\b(?:from|since|at|in)\s+(?:about\s+|around\s+|~\s*)?(?:wk|week)\s*(?P<n>\d{1,2})\b", re.I
 )
 FROM_POSTOP = re.compile(r"(?:^|[\s(])(?:from|at)\s+(?:about|around|approx\.?|roughly|~)?\s*$", re.I)
 
@@ -393,6 +407,13 @@ class TimeReader(DaysMixin):
                     and self._set_onset(d.days, d.start, d.end)
                 ):
                     return sent
+            m = FROM_WEEK.search(sent.text)
+            if (
+                m
+                and self.onset_verbs.search(sent.text[m.end() :] + " " + sent.text[: m.start()])
+                and self._set_onset(7 * int(m.group("n")), sent.start + m.start(), sent.start + m.end())
+            ):
+                return sent
         if days is None:
             return self._since_operation(cands)
         # C: yesterday, last night, this afternoon (unless the sentence dates the pain more closely)
@@ -491,6 +512,8 @@ class TimeReader(DaysMixin):
         """'x 5/7', 'for 3 months', 'over the last 18 months', 'ten days ago', '3/12 of ...'."""
         if COMPARED_WITH.search(before):
             return False
+        if SYMPTOM_LASTED.search(before):
+            return True  # "R buttock pain ~8/12", "L thigh pain back ~5/7": how long it has been there
         return bool(
             re.search(
                 r"(?:\bx|\bfor(?:\s+the\s+(?:last|past))?|\bover\s+the\s+(?:last|past)|\bin\s+the\s+(?:last|past)"
@@ -578,6 +601,8 @@ class TimeReader(DaysMixin):
                     if True:
                         if exclude.match(text[m.end() :].strip()):
                             continue
+                        if PROVOKED_BY.search(text[max(0, m.start() - 40) : m.start()]):
+                            continue  # "Cough/sneeze/Valsalva: no change": what coughing does, not the course
                         window = text[max(0, m.start() - 25) : m.end() + 6]
                         if HEDGE.search(window):
                             hedged = True
