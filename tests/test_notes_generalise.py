@@ -655,6 +655,21 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"wound_problem": False},
         ),
         ("Wed 10/06 19:30\nFoot is weaker than this morning.", {"progressive_weakness": True}),
+        # a trigger in a patient's words; a later timed entry's denial ("Triage 08:50", then "ED registrar 09:40")
+        (
+            "Bent down to pick up my son's shoe last night and felt a click in my back.",
+            {"event_before_onset": True},
+        ),
+        (
+            "5 days ago, lifting a suitcase into the car boot, sudden severe pain down the L thigh.",
+            {"event_before_onset": True},
+        ),
+        (
+            "Triage 08:50 (RN): c/o 'numbness in my leg and my bottom'.\nED registrar 09:40:\n"
+            "She clarifies that her "
+            "buttocks, genitals and perineum feel normal.",
+            {"saddle_anaesthesia": False},
+        ),
         # vital signs, not "versus"
         ("O: VS: T 37.2  Tmax 38.1 (POD#1 eve, resolved w/ IS + ambulation)  HR 88", {"fever": True}),
         # the weakness told as not getting worse, in its sentence or the next one opening with its subject

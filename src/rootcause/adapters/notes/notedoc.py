@@ -18,11 +18,16 @@ DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
 
 
-ENTRY_LINE = re.compile(
-    r"^[ \t]*((?P<label>[A-Za-z][A-Za-z-]{0,11}(?:[ \t]+[A-Za-z][A-Za-z-]{0,11}){0,3}\.?[ \t]*\d{0,2}"
-    r"[ \t]*[-–:][ \t]*)?"
+_ENTRY_HEAD = (
     r"(?:\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?|\d{4}-\d{2}-\d{2}|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
-    r"|\d{1,2}:\d{2}|(?:Day|POD|D)\s*\+?\d{1,3})\b)[^\n]{0,40}?(?:\d{1,2}:\d{2}|:|\s[-–]\s|\))",
+    r"|\d{1,2}:\d{2}|(?:Day|POD|D)\s*\+?\d{1,3})"
+)
+_ENTRY_LABEL = r"[A-Za-z][A-Za-z-]{0,11}(?:[ \t]+[A-Za-z][A-Za-z-]{0,11}){0,3}\.?[ \t]*\d{0,2}"
+# "18/06 00:50 (F1):", "Call 3 - 16/02/2026 (day 14):", "Triage 08:50 (RN):", "ED registrar 09:40:": a line
+# opening one dated or timed entry of a note written as several
+ENTRY_LINE = re.compile(
+    rf"^[ \t]*((?P<label>{_ENTRY_LABEL}[ \t]*[-–:][ \t]*)?{_ENTRY_HEAD}\b|(?P<label2>{_ENTRY_LABEL})[ \t]+"
+    r"\d{1,2}:\d{2}\b)[^\n]{0,40}?(?:\d{1,2}:\d{2}|:|\s[-–]\s|\))",
     re.MULTILINE | re.IGNORECASE,
 )
 
@@ -164,7 +169,7 @@ class NoteDoc:
         entries = [  # "Call 3 - 16/02/2026:" is an entry; "Plan: 14/06 start enoxaparin" is still the plan
             m.start(1)
             for m in ENTRY_LINE.finditer(self.text)
-            if (m.group("label") or "").strip(" \t-–:.0123456789").lower() not in titles
+            if (m.group("label") or m.group("label2") or "").strip(" \t-–:.0123456789").lower() not in titles
         ]
         self.entry_starts = entries
         lines += [(char, None) for char in entries]
