@@ -655,7 +655,7 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"wound_problem": False},
         ),
         ("Wed 10/06 19:30\nFoot is weaker than this morning.", {"progressive_weakness": True}),
-        # a trigger in a patient's words; a later timed entry's denial ("Triage 08:50", then "ED registrar 09:40")
+        # a trigger in a patient's words; a later timed entry's denial ("Triage 08:50", "ED registrar 09:40")
         (
             "Bent down to pick up my son's shoe last night and felt a click in my back.",
             {"event_before_onset": True},
