@@ -997,6 +997,27 @@ def test_typos_are_corrected_and_evidence_points_at_the_note() -> None:
     assert procedure["text"] == "microdiscetomy"
 
 
+def test_dictated_notes_are_read_as_typed_and_evidence_points_at_the_dictation() -> None:
+    text = (
+        "Patient seventy eight year old lady comma BMI nineteen comma L3 four and L4 five lamin ectomy "
+        "on the seventh of January 2026 full stop new paragraph O colon left ankle dorsi flexion two out of "
+        "five full stop"
+    )
+    reading = read_note(text, "2026-02-04")
+    assert reading.case["age"] == 78
+    assert reading.case["surgery"]["procedure"] == "laminectomy"
+    assert reading.case["surgery"]["levels"] == ["L3-L4", "L4-L5"]
+    assert reading.case["days_since_surgery"] == 28
+    assert reading.case["findings"]["foot_drop"] is True
+    assert reading.case["findings"]["obesity"] is False
+    for ev in reading.evidence:
+        assert text[ev["start"] : ev["end"]] == ev["text"]
+    assert {e["text"] for e in reading.evidence} >= {"seventy eight", "lamin ectomy", "L4 five"}
+    # a typed note keeps its words: "one of", "a comma-shaped scar" are not dictation
+    typed = case("One of the nurses saw a comma-shaped scar. Discectomy 6 weeks ago, seven out of ten pain.")
+    assert typed["days_since_surgery"] == 42
+
+
 def test_offset_map() -> None:
     fix = Corrector(["the", "pain"], ["microdiscectomy", "totally", "right"], {"right": 10})
     text = "my microdiscetomy was totaly fine, rigth? Tinel ok"

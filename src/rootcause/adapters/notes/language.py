@@ -377,6 +377,22 @@ class Demographics(Strict):
     )
 
 
+class Dictation(Strict):
+    """Speech recognition's spoken punctuation, split words and spoken numbers (dictation.py)."""
+
+    cue_pattern: str = Field(description="spoken punctuation that marks a dictated note")
+    min_cues: int = Field(ge=1)
+    punctuation: dict[str, str]
+    joins: dict[str, str] = Field(description="words speech recognition splits in two ('lamin ectomy')")
+    number_after: str = Field(description="a spoken number followed by this is written as digits")
+    number_before: str = Field(description="a spoken number after this is written as digits")
+
+    @model_validator(mode="after")
+    def _patterns(self) -> Dictation:
+        _check_regex([self.cue_pattern, self.number_after, self.number_before])
+        return self
+
+
 class Missing(Strict):
     always: list[str]
     red_flags: list[str]
@@ -396,6 +412,7 @@ class NoteLanguage(Strict):
     negative_only: dict[str, list[str]]
     measurements: list[Measurement]
     power: Power
+    dictation: Dictation
     reading_qualifiers: list[ReadingQualifier]
     reading_subjects: list[str] = Field(
         description="a next sentence opening with one of these is about the same reading ('It is no worse')"

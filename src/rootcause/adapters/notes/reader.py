@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rootcause.adapters.notes.dictation import undictate
 from rootcause.adapters.notes.findings import FindingReader
 from rootcause.adapters.notes.notedoc import NoteDoc
 from rootcause.adapters.notes.pipeline import Pipeline, get_pipeline, normalise
@@ -88,7 +89,9 @@ def read_note(
 
 
 def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
-    normalised, offsets = pl.correct(normalise(text))
+    typed, spoken = undictate(normalise(text), pl.lang.dictation)
+    normalised, corrected = pl.correct(typed)
+    offsets = [m for m in (corrected, spoken) if m is not None]  # back to the typed text, then to the note
     doc = pl.run(normalised)
     nd = NoteDoc.build(normalised, doc, pl.lang)
     evidence: list[Evidence] = []
@@ -136,8 +139,8 @@ def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
         if e.field.startswith("findings.") and e.field.split(".", 1)[1] not in case["findings"]:
             continue
         item = e.to_dict()
-        if offsets is not None:
-            item["start"], item["end"] = offsets.start(e.start), offsets.end(e.end)
+        for back in offsets:
+            item["start"], item["end"] = back.start(item["start"]), back.end(item["end"])
         item["text"] = text[item["start"] : item["end"]]
         kept.append(item)
     kept.sort(key=lambda d: (d["start"], d["field"]))
