@@ -5,7 +5,8 @@ evidence still points at what was dictated.
 
 Spoken punctuation and spoken numbers are rewritten only in a note that dictates its punctuation (at least
 ``Dictation.min_cues`` of "full stop", "comma", "new paragraph"), so "a comma-shaped scar" or "one of the
-nurses" in a typed note are left alone; split words and "N out of M" scores are rewritten in any note.
+nurses" in a typed note are left alone; split words, spoken levels ("L five S one"), dates read out digit
+group by digit group ("18 06 2026") and "N out of M" scores are rewritten in any note.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ _TEN = "|".join(TENS)
 NUMBER = rf"(?:(?:{_TEN})(?:[ -](?:{_UNIT}))?|{_UNIT})"
 SPOKEN_NUMBER = re.compile(rf"\b(?P<n>{NUMBER})\b", re.I)
 OUT_OF = re.compile(rf"\b(?P<a>{NUMBER}|\d{{1,2}})\s+out\s+of\s+(?P<b>five|ten|5|10)\b", re.I)
+# "18 06 2026": a date read out digit group by digit group
+SPOKEN_DATE = re.compile(
+    r"(?<![\d/.:])\b(?P<d>[0-3]?\d) (?P<m>[01]?\d) (?P<y>(?:19|20)\d\d)\b(?![\d/:]|\.\d)"
+)
 # "L3 four", "L four five", "L five S one", "L4 five", "S one": a spoken spinal level
 _ROOT = r"(?:one|two|three|four|five|[1-5])"
 LEVEL = re.compile(
@@ -103,6 +108,9 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
     joins, table = _joins(tuple(rules.joins.items()))
     for m in joins.finditer(text):
         put(m.start(), m.end(), table[re.sub(r"\s+", " ", m.group().lower())])
+    for m in SPOKEN_DATE.finditer(text):
+        if 1 <= int(m.group("d")) <= 31 and 1 <= int(m.group("m")) <= 12:
+            put(m.start(), m.end(), f"{m.group('d')}/{m.group('m')}/{m.group('y')}")
     for m in SPOKEN_DAY.finditer(text):
         group = "o" if m.group("o") else "o2"
         value = ordinal_value(m.group(group))
@@ -112,19 +120,19 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
         a = m.group("a")
         value = a if a.isdigit() else str(number_value(a))
         put(m.start(), m.end(), f"{value}/{'5' if m.group('b').lower() in ('five', '5') else '10'}")
+    for m in LEVEL.finditer(text):
+        if not any(ch.isalpha() for ch in m.group("a") + (m.group("b") or "")):
+            continue  # "L4-5" as typed
+        level = m.group("r1").upper() + _digit(m.group("a"))
+        if m.group("b"):
+            level += "-" + (m.group("r2") or "").upper() + _digit(m.group("b"))
+        put(m.start(), m.end(), level)
     dictated = len(re.findall(rules.cue_pattern, text, re.I)) >= rules.min_cues
     if dictated:
         marks, mark_table = _punctuation(tuple(rules.punctuation.items()))
         for m in marks.finditer(text):
             spoken = re.sub(r"\s+", " ", m.group().strip().lower())
             put(m.start(), m.end(), mark_table[spoken])
-        for m in LEVEL.finditer(text):
-            if not any(ch.isalpha() for ch in m.group("a") + (m.group("b") or "")):
-                continue  # "L4-5" as typed
-            level = m.group("r1").upper() + _digit(m.group("a"))
-            if m.group("b"):
-                level += "-" + (m.group("r2") or "").upper() + _digit(m.group("b"))
-            put(m.start(), m.end(), level)
         for m in SPOKEN_NUMBER.finditer(text):
             after = text[m.end() : m.end() + 24].lower()
             before = text[max(0, m.start() - 12) : m.start()].lower()
