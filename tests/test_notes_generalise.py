@@ -1013,7 +1013,7 @@ def test_dictated_notes_are_read_as_typed_and_evidence_points_at_the_dictation()
     for ev in reading.evidence:
         assert text[ev["start"] : ev["end"]] == ev["text"]
     assert {e["text"] for e in reading.evidence} >= {"seventy eight", "lamin ectomy", "L4 five"}
-    spoken = read_note("Clinic date 18 06 2026. Operation left L five S one micro disc ectomy 12 01 2026.").case
+    spoken = case("Clinic date 18 06 2026. Operation left L five S one micro disc ectomy 12 01 2026.")
     assert spoken["days_since_surgery"] == 157 and spoken["surgery"]["levels"] == ["L5-S1"]
     # a typed note keeps its words: "one of", "a comma-shaped scar" are not dictation
     typed = case("One of the nurses saw a comma-shaped scar. Discectomy 6 weeks ago, seven out of ten pain.")

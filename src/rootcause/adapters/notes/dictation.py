@@ -118,8 +118,8 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
         put(m.start(group), m.end(group), f"{value}{suffix}")
     for m in OUT_OF.finditer(text):
         a = m.group("a")
-        value = a if a.isdigit() else str(number_value(a))
-        put(m.start(), m.end(), f"{value}/{'5' if m.group('b').lower() in ('five', '5') else '10'}")
+        score = a if a.isdigit() else str(number_value(a))
+        put(m.start(), m.end(), f"{score}/{'5' if m.group('b').lower() in ('five', '5') else '10'}")
     for m in LEVEL.finditer(text):
         if not any(ch.isalpha() for ch in m.group("a") + (m.group("b") or "")):
             continue  # "L4-5" as typed
