@@ -70,6 +70,10 @@ HELD_OUT_FLOORS = [
     # documents of several dated entries: discharge summaries, progress notes, call logs (first run
     # 0.80 / 0.86, 11 red-flag errors; days 17/25)
     ("notes_heldout14", 0.83, 0.89, 7, 0.96),
+    # English as written around the world (first run 0.77 / 0.84, 3); dictated letters, AI-scribe summaries
+    # and transcripts (first run 0.78 / 0.81, 3; days since surgery 13/24)
+    ("notes_heldout15", 0.81, 0.86, 2, 0.96),
+    ("notes_heldout16", 0.90, 0.92, 2, 0.96),
 ]
 
 
@@ -96,7 +100,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout4", 0),
         ("notes_heldout5", 2),
         ("notes_heldout6", 4),
-        ("notes_heldout7", 2),  # u10: its annotation reads a traced pain path as dermatomal (see above)
+        ("notes_heldout7", 1),
         ("notes_heldout8", 0),
         ("notes_heldout9", 4),
         ("notes_heldout10", 0),
@@ -104,6 +108,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout12", 1),
         ("notes_heldout13", 1),
         ("notes_heldout14", 1),
+        ("notes_heldout15", 0),
+        ("notes_heldout16", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -165,6 +171,10 @@ def test_heldout_notes_are_well_formed() -> None:
             None,
             None,
         ),
+        # English as written around the world
+        ("Name: Mrs. Lakshmi Narayanan   Age/Sex: 52/F", 52, "female"),
+        ("64 yr/F, POD-2 s/p open laminectomy.", 64, "female"),
+        ("Caller: Mrs Akosua Mensah (patient), 44 yrs.", 44, "female"),
     ],
 )
 def test_age_and_sex(text: str, age: int | None, sex: str | None) -> None:
@@ -670,6 +680,20 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "buttocks, genitals and perineum feel normal.",
             {"saddle_anaesthesia": False},
         ),
+        # brand names, discharge-summary sections, grades told against a clock time
+        ("K/C/O HTN, CAD - on Tab. Ecosprin 75 mg OD.", {"anticoagulated": True}),
+        (
+            "Diagnosis: ?recurrent disc.\nCourse in hospital: on POD-1 pt c/o burning over the outer thigh. "
+            "Wound "
+            "healthy. Afebrile throughout stay.",
+            {"fever": False, "wound_problem": False, "neuropathic_pain_quality": True},
+        ),
+        ("B/L ankle DF 2/5 at 1 am, now 1/5.", {"progressive_weakness": True, "foot_drop": True}),
+        ("I cannot lift up the front of the foot, it is slapping on the floor.", {"foot_drop": True}),
+        (
+            "Since yesterday the dressing is wet with clear, water-like fluid.",
+            {"clear_fluid_from_wound": True},
+        ),
         # vital signs, not "versus"
         ("O: VS: T 37.2  Tmax 38.1 (POD#1 eve, resolved w/ IS + ambulation)  HR 88", {"fever": True}),
         # the weakness told as not getting worse, in its sentence or the next one opening with its subject
@@ -890,6 +914,11 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          "2026-06-10", {"days_since_surgery": 8}),
         ("I had my microdiscectomy (L4-L5) on Monday 05/04.", "2026-05-09", {"days_since_surgery": 5}),
         ("D+9 after TLIF.", None, {"days_since_surgery": 9}),
+        # an operation dated by how long ago it was is not dated by a later mention; "done" on a Dx line
+        ("Clinic 12/05/2026. Had L4/L5 PLIF 6 years ago (2020). MRI (28/04/2026): stenosis above the fusion.",
+         None, {"days_since_surgery": 2190}),
+        ("Review, 07/04/2026.\nDx: L L5/S1 microdiscectomy done 09/12/2025.", None,
+         {"procedure": "discectomy", "days_since_surgery": 119}),
         # how long a symptom has lasted, written straight after it; a week of the recovery; "same as pre-op"
         ("TLIF 22 months ago. R buttock + post thigh pain ~8/12, gradual onset.", None, {"onset_days": 426}),
         ("Discectomy 20 days ago. L ant thigh pain back ~5/7, had been fully gone post op.", None,

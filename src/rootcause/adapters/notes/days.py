@@ -54,7 +54,14 @@ class DaysMixin:
         else:
             mentions = first
         self.date_mentions = mentions
-        surgery = self._surgery_date(mentions)
+        # the operation's own sentence dated by how long ago it was ("PLIF ... 6 years ago (2020)") is not
+        # dated again by a later mention ("MRI (28/04/2026): stenosis above the fusion")
+        op_sentence = self.op.targets[0].sentence if self.op is not None else None
+        own_date = op_sentence is not None and any(
+            op_sentence.start <= d.start < op_sentence.end for d in mentions
+        )
+        relative = op_sentence is not None and not own_date and self._relative(op_sentence, attached=True)
+        surgery = None if relative else self._surgery_date(mentions)
         note = self.given_date
         if note is None:
             note_mention = self._note_date(mentions, surgery)
@@ -164,10 +171,10 @@ class DaysMixin:
                 near = [d for d in mentions if span.start <= d.start < span.end and not d.month_only]
                 if near:
                     return min(near, key=lambda d: abs(d.start - t.start))
-        refs = words_re(self.lang.timeline.surgery_refs)
+        cue = words_re(self.lang.timeline.surgery_refs)
         for d in mentions:
             before = self.nd.text[max(0, d.start - 30) : d.start]
-            if refs.search(before) and not self.cues.search(before):
+            if cue.search(before) and not self.cues.search(before):
                 return d
         return None
 

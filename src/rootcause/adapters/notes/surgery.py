@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +110,10 @@ def _in_parens_after(nd: NoteDoc, t: Target) -> str:
     return ""
 
 
-DONE = re.compile(r"\b(?:s/p|status\s+post|post-?op|POD\s*#?\s*\d|underwent|had\s+(?:an?|his|her)\b)", re.I)
+DONE = re.compile(
+    r"\b(?:s/p|status\s+post|post-?op|POD\s*#?\s*\d|underwent|had\s+(?:an?|his|her)\b|done\b|performed\b)",
+    re.I,
+)
 PLAN_SECTIONS = frozenset({"plan"})
 
 
@@ -233,7 +237,7 @@ def earlier_operation(nd: NoteDoc, reading: OperationReading) -> Target | None:
 AGE_SEX = [
     # "67F", "44 M", "61 yo F", "39 yo male", "67 y/o male", "63 y.o." (not "98.6 F", a temperature)
     re.compile(
-        r"(?<![\d.,])\b(?P<age>\d{1,3})\s*-?\s*(?:(?:yo|y/o|y\.o\.?|yrs?|years?)\b\.?\s*(?:old\s+)?)?"
+        r"(?<![\d.,])\b(?P<age>\d{1,3})\s*-?\s*(?:(?:yo|y/o|y\.o\.?|yrs?|years?)\b\.?\s*(?:old\s+)?)?/?\s*"
         r"(?P<sex>[MF]|male|female|man|woman)\b(?![\w/])(?!\s*(?:°|deg))"
     ),
     re.compile(
@@ -242,9 +246,11 @@ AGE_SEX = [
         re.I,
     ),
     re.compile(
-        r"\b(?:aged|age)\s*:?\s*(?P<age>\d{1,3})\b|\b(?P<age2>\d{1,3})\s*(?:yo|y/o|y\.o\.)(?!\w)", re.I
+        r"\b(?:aged|age)\s*:?\s*(?P<age>\d{1,3})\b|\b(?P<age2>\d{1,3})\s*(?:yo|y/o|y\.o\.|yrs|yr)(?!\w)", re.I
     ),
     re.compile(r"\b(?:I'm|I\s+am|im)\s+(?:[A-Z][a-z]+,\s*)?(?P<age>\d{2})\b(?!\s*(?:-|\w|/|%|\.\d))", re.I),
+    # "Age/Sex: 52/F"
+    re.compile(r"\bage\s*/\s*sex\s*:?\s*(?P<age>\d{1,3})\s*/\s*(?P<sex>[MF])\b", re.I),
 ]
 TITLE_NAME = re.compile(
     r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*"
@@ -275,7 +281,7 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
         s, e = m.span(group)
         ev.append(Evidence(key, value, s, e, text[s:e]))
 
-    for m in AGE_SEX[0].finditer(text):
+    for m in itertools.chain(AGE_SEX[4].finditer(text), AGE_SEX[0].finditer(text)):
         age = int(m.group("age"))
         if re.search(
             r"(?:\btemp\w*|\bT|\bTmax|\bfever\w*|\bto)\s*:?\s*$",
@@ -320,9 +326,17 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
         for m in TITLE_ONLY.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             prefix = text[line_start : m.start()].lower().strip()
-            if prefix not in ("", "re", "re:", "patient", "patient:", "pt:", "name:") and not re.search(
-                r"\b(?:seeing|saw|reviewed|review|see)\s*$", prefix
-            ):
+            if prefix not in (
+                "",
+                "re",
+                "re:",
+                "patient",
+                "patient:",
+                "pt:",
+                "name:",
+                "caller:",
+                "name",
+            ) and not re.search(r"\b(?:seeing|saw|reviewed|review|see)\s*$", prefix):
                 continue
             if clinician_after.match(text, m.end()):
                 continue
