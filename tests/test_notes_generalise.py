@@ -680,6 +680,19 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "buttocks, genitals and perineum feel normal.",
             {"saddle_anaesthesia": False},
         ),
+        # how long the leg pain lasted before the operation, as different writers say it
+        (
+            "Open L4/5 TLIF on 14/07/2026 for spondylolisthesis with right leg pain of 2 years' duration.",
+            {"long_preop_symptoms": True},
+        ),
+        (
+            "Laminotomy on 19/01/2026 for right L5 radiculopathy of about 8 months' duration.",
+            {"long_preop_symptoms": True},
+        ),
+        (
+            "Before operation I was having pain and burning in left leg since 3 years.",
+            {"long_preop_symptoms": True},
+        ),
         # brand names, discharge-summary sections, grades told against a clock time
         ("K/C/O HTN, CAD - on Tab. Ecosprin 75 mg OD.", {"anticoagulated": True}),
         (

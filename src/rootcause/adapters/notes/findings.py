@@ -36,7 +36,8 @@ REFLEX_PAIR = re.compile(
 )
 # what the operation was done for: an indication line or "<operation> for <complaint> x 3 years"
 INDICATION = re.compile(
-    r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}\bx\s*~?\d", re.I
+    r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}(?:\bx\s*~?\d|\bduration\b)",
+    re.I,
 )
 ROOT_BLOCK = re.compile(
     r"\b(?:nerve[- ]root|root|transforaminal|SNRB|TFESI)\b[^.;]{0,40}?\b(?:block|injection)\b", re.I
@@ -809,7 +810,10 @@ class FindingReader:
         from rootcause.adapters.notes.timewords import durations
 
         tl = self.lang.timeline
-        leg = _rx([*tl.leg_words, "sciatica", "symptoms", "pain"], case_sensitive_caps=False)
+        leg = _rx(
+            [*tl.leg_words, "sciatica", "symptoms", "pain", "radiculopathy", "radicular", "claudication"],
+            case_sensitive_caps=False,
+        )
         for sent in self.nd.live_sentences():
             indication = INDICATION.search(
                 sent.text
@@ -822,11 +826,16 @@ class FindingReader:
             if re.search(r"\b(?:may|might|maybe|possibly|thinks?|not\s+sure)\b", sent.text, re.I):
                 continue
             for d in durations(self.lang, sent.text, sent.start):
-                before = self.nd.text[max(sent.start, d.start - 12) : d.start].lower()
-                after = self.nd.text[d.end : d.end + 4].lower()
+                before = self.nd.text[max(sent.start, d.start - 20) : d.start].lower()
+                after = self.nd.text[d.end : d.end + 12].lower()
                 if not (
-                    re.match(r"\s*of\b", after)
-                    or re.search(r"\b(?:for|x)\s*(?:about|around|over|nearly|almost|~)?\s*$", before)
+                    re.match(r"\s*(?:of\b|'s?\s+duration|s'\s+duration)", after)
+                    # "for about 3 years", "x 2 yrs", "since 3 years", "of 8 months' duration", "for the past"
+                    or re.search(
+                        r"\b(?:for|x|since|of)\s*(?:the\s+(?:past|last)\s+)?"
+                        r"(?:about|around|over|nearly|almost|~)?\s*$",
+                        before,
+                    )
                 ):
                     continue
                 unit = re.search(r"(day|week|fortnight|month|year|/7|/52|/12|yr|wk|mth)", d.text.lower())
