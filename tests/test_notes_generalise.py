@@ -693,6 +693,14 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "Before operation I was having pain and burning in left leg since 3 years.",
             {"long_preop_symptoms": True},
         ),
+        (
+            "O/E: Dorsalis pedis and posterior tibial pulses well felt bilaterally.",
+            {"absent_foot_pulses": False},
+        ),
+        (
+            "Post-op MRI with gadolinium: no recurrence and no residual compression at L4-L5.",
+            {"mri_disc_at_operated_level": False},
+        ),
         # brand names, discharge-summary sections, grades told against a clock time
         ("K/C/O HTN, CAD - on Tab. Ecosprin 75 mg OD.", {"anticoagulated": True}),
         (
