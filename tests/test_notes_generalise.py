@@ -935,6 +935,9 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
          "2026-06-10", {"days_since_surgery": 8}),
         ("I had my microdiscectomy (L4-L5) on Monday 05/04.", "2026-05-09", {"days_since_surgery": 5}),
         ("D+9 after TLIF.", None, {"days_since_surgery": 9}),
+        # relief told in the sentence after the operation's
+        ("We did a left L4-L5 microdiscectomy on 2025-09-15. Unfortunately the pain in the left leg was "
+         "never relieved.", "2026-01-27", {"relief_after_surgery": "none"}),
         # an operation dated by how long ago it was is not dated by a later mention; "done" on a Dx line
         ("Clinic 12/05/2026. Had L4/L5 PLIF 6 years ago (2020). MRI (28/04/2026): stenosis above the fusion.",
          None, {"days_since_surgery": 2190}),

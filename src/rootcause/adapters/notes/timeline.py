@@ -252,7 +252,11 @@ class TimeReader(DaysMixin):
             if not self._relief_any.search(sent.text):
                 continue
             masked: list[tuple[int, int]] = []
-            surgery_named = bool(SURGERY_WORD.search(sent.text)) or sent.index == self.op_sentence
+            # the sentence names the operation, or follows the one that does ("We did a microdiscectomy on ...
+            # Unfortunately the pain in the left leg was never relieved")
+            surgery_named = bool(SURGERY_WORD.search(sent.text)) or (
+                self.op_sentence >= 0 and sent.index in (self.op_sentence, self.op_sentence + 1)
+            )
             for cls in ("none", "partial", "complete"):
                 if cls == "none" and not surgery_named:
                     continue
