@@ -74,6 +74,8 @@ HELD_OUT_FLOORS = [
     # and transcripts (first run 0.78 / 0.81, 3; days since surgery 13/24)
     ("notes_heldout15", 0.81, 0.86, 2, 0.96),
     ("notes_heldout16", 0.90, 0.92, 2, 0.96),
+    # a mixed stream written after all the session-7 rules: the honest estimate (first run 0.78 / 0.84, 2)
+    ("notes_heldout17", 0.80, 0.85, 2, 0.96),
 ]
 
 
@@ -94,7 +96,8 @@ def test_later_heldout_sets_keep_their_score(
     [
         ("notes", 0),
         ("notes_extra", 1),
-        ("notes_heldout", 1),
+        # h05: its annotation gives no onset, so its lost reflex fires the new-radiculopathy rule
+        ("notes_heldout", 2),
         ("notes_heldout2", 2),
         ("notes_heldout3", 3),
         ("notes_heldout4", 0),
@@ -110,6 +113,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout14", 1),
         ("notes_heldout15", 0),
         ("notes_heldout16", 0),
+        ("notes_heldout17", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -700,6 +704,19 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         (
             "Post-op MRI with gadolinium: no recurrence and no residual compression at L4-L5.",
             {"mri_disc_at_operated_level": False},
+        ),
+        # a patient's own words for a leak after a dural tear; signs of non-union on CT
+        (
+            "They told me there had been a small nick in the lining around the nerves. I've had a pounding "
+            "headache at the back of my head whenever I sit or stand up. The pillowcase had a patch of clear "
+            "watery stuff.",
+            {"dural_tear_at_surgery": True, "positional_headache": True, "clear_fluid_from_wound": True},
+        ),
+        ("CT: no bridging trabecular bone through the cage, with a lucent cleft.", {"ct_nonunion": True}),
+        ("A cough or sneeze doesn't affect it.", {"pain_worse_with_cough_or_sneeze": False}),
+        (
+            "TLIF for spondylolisthesis, with bilateral L5 root pain going back about two years.",
+            {"long_preop_symptoms": True},
         ),
         # brand names, discharge-summary sections, grades told against a clock time
         ("K/C/O HTN, CAD - on Tab. Ecosprin 75 mg OD.", {"anticoagulated": True}),

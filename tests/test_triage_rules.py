@@ -156,3 +156,18 @@ def test_cold_foot_is_an_emergency_early_after_surgery(engine: Engine) -> None:
         }
     )
     assert early.triage.level == "emergency"
+
+
+@pytest.mark.parametrize("sign", ["femoral_stretch_positive", "dermatomal_sensory_loss", "slr_positive"])
+def test_a_new_radiculopathy_with_a_lost_reflex_is_seen_soon(engine: Engine, sign: str) -> None:
+    """Thigh pain four years after a fusion with a lost knee jerk and a root sign is a new radiculopathy
+    with a deficit (held-out vignette v8-10); with pain present since the operation, more often old."""
+    case: dict[str, Any] = {
+        "surgery": {"procedure": "fusion"},
+        "days_since_surgery": 1460,
+        "leg_pain": {"relief_after_surgery": "complete", "onset_days": 1400, "onset_speed": "gradual"},
+        "findings": {"reflex_loss": True, sign: True},
+    }
+    assert "new_radiculopathy_with_reflex_loss" in engine.assess(case).triage.rules
+    case["leg_pain"] = {"relief_after_surgery": "none", "onset_days": 0}
+    assert "new_radiculopathy_with_reflex_loss" not in engine.assess(case).triage.rules

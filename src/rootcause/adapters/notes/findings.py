@@ -36,7 +36,7 @@ REFLEX_PAIR = re.compile(
 )
 # what the operation was done for: an indication line or "<operation> for <complaint> x 3 years"
 INDICATION = re.compile(
-    r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}(?:\bx\s*~?\d|\bduration\b)",
+    r"^\W*(?:indication|pre-?op\s+dx|reason\s+for\s+surgery)\b|\bfor\b[^.;]{0,80}(?:\bx\s*~?\d|\bduration\b|\b(?:going|dating)\s+back\b)",
     re.I,
 )
 ROOT_BLOCK = re.compile(
@@ -832,7 +832,7 @@ class FindingReader:
                     re.match(r"\s*(?:of\b|'s?\s+duration|s'\s+duration)", after)
                     # "for about 3 years", "x 2 yrs", "since 3 years", "of 8 months' duration", "for the past"
                     or re.search(
-                        r"\b(?:for|x|since|of)\s*(?:the\s+(?:past|last)\s+)?"
+                        r"\b(?:for|x|since|of|going\s+back|dating\s+back)\s*(?:the\s+(?:past|last)\s+)?"
                         r"(?:about|around|over|nearly|almost|~)?\s*$",
                         before,
                     )
