@@ -705,6 +705,15 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "Post-op MRI with gadolinium: no recurrence and no residual compression at L4-L5.",
             {"mri_disc_at_operated_level": False},
         ),
+        # the same pain as before the operation, as writers say it
+        (
+            "The pain was shooting into my heel again, same exact path as before the surgery.",
+            {"same_distribution_as_before_surgery": True},
+        ),
+        (
+            "She describes exactly the same pain as before - left buttock to the foot.",
+            {"same_distribution_as_before_surgery": True},
+        ),
         # a patient's own words for a leak after a dural tear; signs of non-union on CT
         (
             "They told me there had been a small nick in the lining around the nerves. I've had a pounding "
