@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 
 from rootcause.adapters.notes.language import Dictation
-from rootcause.adapters.notes.typos import OffsetMap
+from rootcause.adapters.notes.typos import OffsetMap, replace_spans
 
 UNITS = {
     "zero": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -80,19 +80,12 @@ def _digit(root: str) -> str:
     return ROOTS.get(root.lower(), root)
 
 
-@lru_cache(maxsize=4)
-def _joins(pairs: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+@lru_cache(maxsize=8)
+def _spoken(pairs: tuple[tuple[str, str], ...], lead: str = "") -> tuple[re.Pattern[str], dict[str, str]]:
+    """Any of the spoken forms (a space matches any run of spaces), and the written form of each."""
     table = {k.lower(): v for k, v in pairs}
     alternatives = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(table, key=len, reverse=True))
-    return re.compile(rf"\b(?:{alternatives})\b", re.I), table
-
-
-@lru_cache(maxsize=4)
-def _punctuation(pairs: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
-    table = {k.lower(): v for k, v in pairs}
-    alternatives = "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in sorted(table, key=len, reverse=True))
-    # the spoken mark takes the space before it with it: "foot full stop she" -> "foot. she"
-    return re.compile(rf"\s*\b(?:{alternatives})\b", re.I), table
+    return re.compile(rf"{lead}\b(?:{alternatives})\b", re.I), table
 
 
 def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
@@ -105,7 +98,7 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
             edits.append((start, end, new))
             taken.append((start, end))
 
-    joins, table = _joins(tuple(rules.joins.items()))
+    joins, table = _spoken(tuple(rules.joins.items()))
     for m in joins.finditer(text):
         put(m.start(), m.end(), table[re.sub(r"\s+", " ", m.group().lower())])
     for m in SPOKEN_DATE.finditer(text):
@@ -129,7 +122,8 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
         put(m.start(), m.end(), level)
     dictated = len(re.findall(rules.cue_pattern, text, re.I)) >= rules.min_cues
     if dictated:
-        marks, mark_table = _punctuation(tuple(rules.punctuation.items()))
+        # a spoken mark takes the space before it with it: "foot full stop she" -> "foot. she"
+        marks, mark_table = _spoken(tuple(rules.punctuation.items()), lead=r"\s*")
         for m in marks.finditer(text):
             spoken = re.sub(r"\s+", " ", m.group().strip().lower())
             put(m.start(), m.end(), mark_table[spoken])
@@ -138,18 +132,4 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
             before = text[max(0, m.start() - 12) : m.start()].lower()
             if re.match(rules.number_after, after) or re.search(rules.number_before, before):
                 put(m.start(), m.end(), str(number_value(m.group("n"))))
-    if not edits:
-        return text, None
-    edits.sort()
-    parts: list[str] = []
-    mapped: list[tuple[int, int, int, int]] = []
-    last = shift = 0
-    for start, end, new in edits:
-        parts.append(text[last:start])
-        cs = start + shift
-        parts.append(new)
-        mapped.append((cs, cs + len(new), start, end))
-        shift += len(new) - (end - start)
-        last = end
-    parts.append(text[last:])
-    return "".join(parts), OffsetMap(tuple(mapped))
+    return replace_spans(text, edits)

@@ -77,12 +77,10 @@ SPACED_COLUMN = re.compile(
 SPACED_CELLS = re.compile(r"[ \t]{2,}|\t")
 SPACED_GRADE = re.compile(r"^([0-5])([+-]*)$")
 MYOTOME_LABEL = re.compile(r"^(?:L[1-5]|S[12])(?:\s*[-/]\s*(?:L[1-5]|S[12]))?\b", re.I)
-OTHER_SIDE = re.compile(
-    r"\s+than\s+(?:the\s+|on\s+the\s+)?(?:other|opposite|good|R|L|Rt|Lt|right|left)\b", re.I
-)
-SIDE_AFTER_THAN = re.compile(
-    r"\s*(?:the\s+|on\s+the\s+)?(?:other|opposite|good|R|L|Rt|Lt|right|left)\b", re.I
-)
+# "weaker than the right", "feels weaker than R": one side against the other, not a change over time
+_SIDE = r"(?:the\s+|on\s+the\s+)?(?:other|opposite|good|R|L|Rt|Lt|right|left)\b"
+OTHER_SIDE = re.compile(rf"\s+than\s+{_SIDE}", re.I)
+SIDE_AFTER_THAN = re.compile(rf"\s*{_SIDE}", re.I)
 # "stopped 2 days pre-op, restarted day 1": a stop that was undone
 RESTARTED = re.compile(
     r"(?<!\bnot\s)(?<!n't\s)(?<!\bbeen\s)(?<!\byet\s)\b(?:restarted|resumed|recommenced|back\s+on|re-started)\b"

@@ -97,25 +97,29 @@ class Corrector:
         fixes = self.fixes(text)
         if not fixes:
             return text, None
-        parts: list[str] = []
-        edits: list[tuple[int, int, int, int]] = []
-        last = 0
-        shift = 0
-        for m in LONG_WORD.finditer(text):
-            word = m.group()
-            fix = fixes.get(word)
-            if fix is None:
-                continue
-            parts.append(text[last : m.start()])
-            cs = m.start() + shift
-            parts.append(fix)
-            edits.append((cs, cs + len(fix), m.start(), m.end()))
-            shift += len(fix) - len(word)
-            last = m.end()
-        if not edits:
-            return text, None
-        parts.append(text[last:])
-        return "".join(parts), OffsetMap(tuple(edits))
+        return replace_spans(
+            text,
+            [(m.start(), m.end(), fixes[m.group()]) for m in LONG_WORD.finditer(text) if m.group() in fixes],
+        )
+
+
+def replace_spans(text: str, edits: list[tuple[int, int, str]]) -> tuple[str, OffsetMap | None]:
+    """The text with non-overlapping (start, end, replacement) edits made, and the map back to it (None when
+    there are none)."""
+    if not edits:
+        return text, None
+    parts: list[str] = []
+    mapped: list[tuple[int, int, int, int]] = []
+    last = shift = 0
+    for start, end, new in sorted(edits):
+        parts.append(text[last:start])
+        cs = start + shift
+        parts.append(new)
+        mapped.append((cs, cs + len(new), start, end))
+        shift += len(new) - (end - start)
+        last = end
+    parts.append(text[last:])
+    return "".join(parts), OffsetMap(tuple(mapped))
 
 
 def vocabulary_words(strings: Iterable[str]) -> set[str]:
