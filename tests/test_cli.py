@@ -155,3 +155,23 @@ def test_batch_keeps_freed_memory_on_glibc() -> None:
 
     # both mallopt settings must be accepted where glibc is the C library (this machine's)
     assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_console_command_runs_batch_with_its_exit_status(tmp_path: Path) -> None:
+    """The installed `rootcause` script (cli.main.main) in a fresh process, as users run it:
+    its frozen final collection must not change the exit status or the output."""
+    import subprocess
+    import sys
+
+    script = str(Path(sys.executable).with_name("rootcause"))
+    cases = [json.loads(p.read_text())["case"] for p in sorted(VIGNETTES.glob("*.json"))]
+    src, out = tmp_path / "in.ndjson", tmp_path / "out.ndjson"
+    src.write_text("\n".join(json.dumps(c) for c in cases) + "\n")
+    ok = subprocess.run([script, "batch", str(src), "--out", str(out), "--no-progress"], capture_output=True)
+    assert ok.returncode == 0, ok.stderr.decode()[-2000:]
+    lines = out.read_bytes().splitlines()
+    assert [orjson.loads(line)["case_id"] for line in lines] == [c.get("id") for c in cases]
+    src.write_text(src.read_text() + "{bad\n")
+    bad = subprocess.run([script, "batch", str(src), "--out", str(out), "--no-progress"], capture_output=True)
+    assert bad.returncode == 2
+    assert f"line {len(cases) + 1}" in bad.stderr.decode()

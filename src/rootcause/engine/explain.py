@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 
 from rootcause.engine.model import TIMING_VARIABLES, Array, IntArray, Model
-from rootcause.engine.scoring import Encoded, timing_row
+from rootcause.engine.scoring import Encoded, stated_sum, timing_row
 
 TIMING_FIELDS = {
     "onset": "leg_pain.onset_days",
@@ -160,16 +160,16 @@ def fit_scores(model: Model, enc: Encoded, best: IntArray, loglik: Array) -> tup
     variance over that cause's own presentations of the same known items.
     """
     rows = np.arange(enc.n)
-    known = enc.known.astype(np.float64)
     n_c = model.n_conditions
-    summed = known @ model.fit_moments  # (n, 2C): Σ over known items of mean, then of variance
+    # (n, 2C): Σ over known items of mean, then of variance
+    summed = stated_sum(enc, model.fit_moments, model.fit_moments)
     expected = summed[rows, best]
     variance = summed[rows, n_c + best]
     stated = np.stack([getattr(enc, name) for name in TIMING_VARIABLES], axis=1) >= 0  # (n, T)
     moments = model.timing_moments[enc.procedure, best]  # (n, 2, T)
     expected += (moments[:, 0] * stated).sum(axis=1)
     variance += (moments[:, 1] * stated).sum(axis=1)
-    items = known.sum(axis=1) + stated.sum(axis=1)
+    items = np.count_nonzero(enc.state, axis=1) + stated.sum(axis=1)
     observed = loglik[rows, best]
     z = (observed - expected) / np.sqrt(np.maximum(variance, 1e-9))
     return z, items

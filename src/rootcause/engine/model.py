@@ -89,6 +89,8 @@ class Model:
     red_flag_level: IntArray  # (F,) level a single-finding rule raises to, -1 if none
     red_flag: npt.NDArray[np.bool_]  # (F,) findings flagged red_flag in findings.yaml
     red_flag_bonus: IntArray  # (F,) red_flag_level for red-flag findings, -1 for the rest
+    red_flag_log_p: Array  # (F, C) log_p on red-flag findings' rows, zero on the rest
+    red_flag_log_q: Array  # (F, C) the same of log_q
     gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
     urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
     timing_moments: Array  # (P, C, 2, T): own_moments of each timing table (mean, variance) per variable
@@ -215,6 +217,7 @@ def compile_model(kb: KnowledgeBase) -> Model:
     )
 
     cost_weight = np.array([kb.cost_tiers[f.cost_tier].weight for f in kb.findings])
+    flags = np.array([f.red_flag for f in kb.findings], dtype=bool)
     model = Model(
         version=kb.version,
         conditions=conditions,
@@ -252,8 +255,10 @@ def compile_model(kb: KnowledgeBase) -> Model:
         cost_weight32=cost_weight.astype(np.float32),
         finding_kind=[CATEGORY_KIND[f.category] for f in kb.findings],
         red_flag_level=red_flag_level,
-        red_flag=np.array([f.red_flag for f in kb.findings]),
+        red_flag=flags,
         red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1).astype(np.int64),
+        red_flag_log_p=np.where(flags[:, None], np.log(p), 0.0),
+        red_flag_log_q=np.where(flags[:, None], np.log1p(-p), 0.0),
         gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
         urgency_onehot32=onehot.astype(np.float32),
         timing_moments=_stacked_moments(n_p, [log_onset, log_assessed, log_relief, log_speed, log_trend]),

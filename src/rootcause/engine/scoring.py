@@ -26,8 +26,8 @@ from rootcause.engine.timeline import Timeline, timing_columns
 class Encoded:
     """A batch of cases as arrays; -1 marks unknown in the index arrays.
 
-    Findings are kept as one int8 matrix (+1 present, -1 absent, 0 unknown), an eighth of the
-    float matrices the products need; those are derived once per batch on first use.
+    Findings are kept as one int8 matrix (+1 present, -1 absent, 0 unknown); sums over them
+    run over the stated entries only (`stated`, `stated_sum`).
     """
 
     procedure: IntArray  # (n,)
@@ -46,14 +46,10 @@ class Encoded:
         return int(self.procedure.shape[0])
 
     @cached_property
-    def x_true(self) -> Array:
-        """(n, F) 1.0 where the finding is present."""
-        return (self.state > 0).astype(np.float64)
-
-    @cached_property
-    def x_false(self) -> Array:
-        """(n, F) 1.0 where the finding is known absent."""
-        return (self.state < 0).astype(np.float64)
+    def stated(self) -> tuple[IntArray, IntArray]:
+        """(rows, columns) of the stated findings, in row-major order."""
+        rows, cols = np.divmod(np.flatnonzero(self.state), self.state.shape[1])
+        return rows, cols
 
     @cached_property
     def known(self) -> npt.NDArray[np.bool_]:
@@ -185,9 +181,24 @@ def log_prior(model: Model, enc: Encoded) -> Array:
     return model.log_prior[enc.procedure] + enc.context
 
 
+def stated_sum(enc: Encoded, positive: Array, negative: Array | None = None) -> Array:
+    """(n, K): Σ positive[f] over each case's present findings, plus negative[f] over its absent ones.
+
+    The products (state > 0) @ positive + (state < 0) @ negative, summed in C over the few
+    findings each case states (_findings.signed_sums): dense float products over mostly-zero
+    matrices took a sixth of a batch's scoring time.
+    """
+    state = np.ascontiguousarray(enc.state)
+    rows, cols = enc.stated
+    out: Array = np.empty((state.shape[0], positive.shape[1]))
+    table = np.ascontiguousarray(positive, dtype=np.float64)
+    other = None if negative is None else np.ascontiguousarray(negative, dtype=np.float64)
+    _findings.signed_sums(state, state.shape[1], rows, cols, table, other, out)
+    return out
+
+
 def finding_loglik(model: Model, enc: Encoded) -> Array:
-    loglik: Array = enc.x_true @ model.log_p + enc.x_false @ model.log_q
-    return loglik
+    return stated_sum(enc, model.log_p, model.log_q)
 
 
 def softmax(logits: Array) -> Array:
@@ -230,5 +241,5 @@ def escalation_posterior_from(model: Model, enc: Encoded, logits: Array) -> Arra
     flags = model.red_flag
     if not flags.any():
         return softmax(logits.copy())
-    red = enc.x_true[:, flags] @ model.log_p[flags] + enc.x_false[:, flags] @ model.log_q[flags]
+    red = stated_sum(enc, model.red_flag_log_p, model.red_flag_log_q)
     return softmax(logits - red)

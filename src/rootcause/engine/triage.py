@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rootcause.engine.model import Array, IntArray, Model
-from rootcause.engine.scoring import Encoded
+from rootcause.engine.scoring import Encoded, stated_sum
 from rootcause.knowledge.loader import KnowledgeBase
 from rootcause.knowledge.schema import TRIAGE_LEVELS, TriageRule
 
@@ -88,9 +88,8 @@ def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
 
 def fired_rules(triage: TriageModel, enc: Encoded) -> npt.NDArray[np.bool_]:
     """(n, R) which rules fire for each case: two matrix products and a few comparisons."""
-    present = enc.x_true
-    fires: npt.NDArray[np.bool_] = present @ triage.all_matrix >= triage.n_all[None, :]
-    fires &= ~triage.has_any[None, :] | (present @ triage.any_matrix > 0)
+    fires: npt.NDArray[np.bool_] = stated_sum(enc, triage.all_matrix) >= triage.n_all[None, :]
+    fires &= ~triage.has_any[None, :] | (stated_sum(enc, triage.any_matrix) > 0)
     days, onset, speed = enc.days[:, None], enc.onset_days[:, None], enc.speed[:, None]
     unknown_days = days < 0
     fires &= (triage.min_days < 0) | unknown_days | (days >= triage.min_days)
