@@ -80,8 +80,9 @@ static int expect_bytes(const char *name, const Py_buffer *buf, Py_ssize_t expec
     return 1;
 }
 
-/* out[row] += table[f] for each stated (row, f), the table by the answer's sign. */
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+/* out[row] += table[f] for each stated (row, f), the table by the answer's sign; built for
+ * AVX-512, AVX2 and the baseline like _gain.c's row kernel. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 static void add_rows(const int64_t *restrict rows, const int64_t *restrict cols, Py_ssize_t n_stated,
                      const int8_t *restrict state, Py_ssize_t n_f, const double *restrict pos,
                      const double *restrict neg, Py_ssize_t k, double *restrict sums)
