@@ -35,6 +35,7 @@ class HeldOut:
     cases: int
     top1: int
     known_under_triage: frozenset[str] = frozenset()  # disagreements kept visible rather than fitted
+    top3: int | None = None  # cases in the top three, when not all of them
 
 
 HELD_OUT = [
@@ -74,6 +75,11 @@ HELD_OUT = [
     # session 7: an ordinary month of referrals (first run 30/30 at the top, 1 under-triaged: a new L3
     # radiculopathy above a fusion with a lost knee jerk, routine; soon once the rule took any root sign)
     HeldOut("vignettes_r8", 30, 30),
+    # session 8: what the tests showed (imaging, blood tests, nerve studies, diagnostic blocks), distractors
+    # on imaging (first run 28/30 at the top, 29/30 in the top three, none under-triaged, 1 over: a
+    # worked-up foot drop at the knee). Kept as missed: a pseudomeningocele with root entrapment three years
+    # on (the tail of the leak's timing) and a haemostat granuloma read as scar (a rare cause's prior).
+    HeldOut("vignettes_r9", 30, 28, top3=29),
 ]
 
 
@@ -83,7 +89,7 @@ def test_held_out_vignettes_hold_their_accuracy(engine: Engine, held_out: HeldOu
     summary = report.summary()
     misses = [(r.name, r.expected, r.predicted, r.rank) for r in report.results if not r.top1]
     assert summary["cases"] == held_out.cases
-    assert summary["top3"] == held_out.cases, misses
+    assert summary["top3"] >= (held_out.cases if held_out.top3 is None else held_out.top3), misses
     assert summary["top1"] >= held_out.top1, misses
     under = {r.name for r in report.under_triaged}
     assert under <= held_out.known_under_triage, sorted(under - held_out.known_under_triage)
