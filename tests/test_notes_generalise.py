@@ -76,6 +76,9 @@ HELD_OUT_FLOORS = [
     ("notes_heldout16", 0.90, 0.92, 2, 0.96),
     # a mixed stream written after all the session-7 rules: the honest estimate (first run 0.78 / 0.84, 2)
     ("notes_heldout17", 0.80, 0.85, 2, 0.96),
+    # session 8: EHR templates and smart-phrases (Y/N fields, dot leaders, checkboxes, "Denies:" lists; first
+    # run 0.69 / 0.73 with 36 red-flag errors: a field answered "N" was read as present)
+    ("notes_heldout18", 0.81, 0.88, 3, 0.96),
 ]
 
 
@@ -114,6 +117,9 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout15", 0),
         ("notes_heldout16", 0),
         ("notes_heldout17", 0),
+        # h18-08, h18-23 urgent -> soon: a leak's postural headache told as "on sitting or standing, settles
+        # lying flat", and weakness charted as a table of grades by the hour (not read)
+        ("notes_heldout18", 2),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -749,6 +755,42 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "Over two days he developed a right foot drop. It has not worsened since.",
             {"foot_drop": True, "progressive_weakness": False},
         ),
+        # template fields answered no: after a colon, dot leaders, in a Y/N row, paired, at the very end
+        ("Leg weakness: N\nNumbness: Y - dorsum of foot", {"leg_weakness": False, "numbness": True}),
+        (
+            "  Saddle anaesthesia ............ N\n  Fever / rigors ................ Y",
+            {"saddle_anaesthesia": False},
+        ),
+        (
+            "ROS: Fever N | Cough Y (dry) | Saddle numbness N | Bowel N",
+            {"fever": False, "saddle_anaesthesia": False, "bowel_dysfunction": False},
+        ),
+        ("  P&N / numbness ................ N / N", {"paraesthesia": False, "numbness": False}),
+        # a bare N that is not an answer: nausea and vomiting, an initial
+        ("Painful calf swelling, N/V since yesterday.", {"calf_swelling_or_tenderness": True}),
+        ("Seen with Nurse N. Smith: new leg weakness.", {"leg_weakness": True}),
+        ("Needs to sit or bend forward for relief: No", {"neurogenic_claudication": False}),
+        ("Current meds: amlodipine. Aspirin: not taking.", {"anticoagulated": False}),
+        ("VTE: IPC devices only; LMWH not yet started.", {"anticoagulated": False}),
+        # a negative heading before a list
+        (
+            "Denies: fever, chills, saddle numbness, chest pain, SOB",
+            {"fever": False, "saddle_anaesthesia": False, "chest_pain_or_breathlessness": False},
+        ),
+        (
+            "ROS - Denies: saddle numbness, urinary or faecal incontinence.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False},
+        ),
+        # a form's bracketed answer; smoking as a template field
+        ("Q6. Problems passing urine or controlling your bladder? [No]", {"bladder_dysfunction": False}),
+        ("Smoking: never | Alcohol: none", {"smoker": False}),
+        ("Smoking: ex (stopped 2019)", {"smoker": False}),
+        ("Smoking: current, 15/day", {"smoker": True}),
+        # a leg path labelled with its root
+        (
+            "R buttock, posterolateral thigh, lateral calf to dorsum of foot (L5)",
+            {"dermatomal_distribution": True},
+        ),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:
@@ -793,6 +835,23 @@ def test_words_that_name_another_thing(text: str, absent: str) -> None:
         ("Voiding via catheter (placed in theatre).", ["bladder_dysfunction"]),
         ("Sensation reduced R L5 dermatome.", ["dermatomal_distribution"]),
         ("A/P: PAD likely. Vascular referral.", ["peripheral_arterial_disease_history"]),
+        # text the record copied from an earlier note describes that time, not now
+        (
+            "[Copied forward from 2-week review 12/08/2026: 'Walking 400 m. No back pain.']\n"
+            "Back pain on standing.",
+            ["severe_back_pain_at_rest"],
+        ),
+        (
+            "Copied forward from pre-assessment: 'Bilateral neurogenic claudication for 4 years.'\n"
+            "POD 1: comfortable.",
+            ["neurogenic_claudication"],
+        ),
+        # an unticked box offers the option without choosing it
+        (
+            "Symptoms: [x] numbness  [ ] weakness  [ ] calf swelling",
+            ["leg_weakness", "calf_swelling_or_tenderness"],
+        ),
+        ("Symptoms: ☐ weakness ☐ fever", ["leg_weakness", "fever"]),
     ],
 )
 def test_nothing_from_blankets_hypotheticals_and_others(text: str, absent: list[str]) -> None:

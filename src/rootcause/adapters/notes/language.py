@@ -417,6 +417,10 @@ class NoteLanguage(Strict):
     reading_subjects: list[str] = Field(
         description="a next sentence opening with one of these is about the same reading ('It is no worse')"
     )
+    copied_forward: list[str] = Field(
+        description="cues of text an electronic record copied from an earlier note: what follows, to the end "
+        "of its bracket or line, describes that earlier time"
+    )
     preop_links: dict[str, str]
     new_deficit: NewDeficit
     implications: list[Implication]

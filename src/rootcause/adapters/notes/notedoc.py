@@ -11,7 +11,7 @@ from typing import Any
 from rootcause.adapters.notes.language import NoteLanguage
 from rootcause.adapters.notes.pipeline import INLINE_SECTIONS, TARGETS, LabelInfo, label_info
 
-DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
+DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY", "NOT_SELECTED"}
 
 
 # an SBAR handover (Situation, Background, Assessment, Recommendation): its "A -" is findings, not a diagnosis
@@ -76,6 +76,25 @@ class Target:
         return str(self.span.text)
 
 
+def copied_ranges(text: str, cues: list[str]) -> list[tuple[int, int]]:
+    """Where a record copied text from an earlier note: from each cue to the "]" closing the bracket it opens,
+    or to the end of its line."""
+    if not cues:
+        return []
+    pattern = re.compile(
+        r"(?i)(\[\s*)?\b(?:" + "|".join(re.escape(c) for c in sorted(cues, key=len, reverse=True)) + r")\b"
+    )
+    out: list[tuple[int, int]] = []
+    for m in pattern.finditer(text):
+        line_end = text.find("\n", m.end())
+        end = len(text) if line_end < 0 else line_end
+        if m.group(1):
+            close = text.find("]", m.end())
+            end = close if close >= 0 else end
+        out.append((m.start(), end))
+    return out
+
+
 @dataclass
 class NoteDoc:
     text: str
@@ -88,6 +107,8 @@ class NoteDoc:
     line_starts: list[int] = field(default_factory=list)
     entry_starts: list[int] = field(default_factory=list)
     """Where each dated or timed entry begins, in a note written as several ("18/06 00:50 (F1): ...")."""
+    copied: list[tuple[int, int]] = field(default_factory=list)
+    """Character ranges of text copied from an earlier note (language data: copied_forward)."""
 
     @classmethod
     def build(cls, text: str, doc: Any, lang: NoteLanguage) -> NoteDoc:
@@ -109,6 +130,7 @@ class NoteDoc:
             if b > a:
                 nd.token_section[a:b] = [current] * (b - a)
         nd.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        nd.copied = copied_ranges(text, lang.copied_forward)
         nd._result_lines_end_plans(line_start)
         # parenthesis groups: innermost (open, close) token range around each token
         stack: list[int] = []
@@ -224,6 +246,8 @@ class NoteDoc:
             ):
                 continue  # a colon ends a forward negation's reach
             out.add(m.category)
+        if self.copied and any(a <= span.start_char < b for a, b in self.copied):
+            out.add("HISTORICAL")
         if self.token_section[span.start] in self.lang.section_effects.family:
             out.add("FAMILY")
         return frozenset(out)

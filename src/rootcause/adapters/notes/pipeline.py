@@ -40,8 +40,11 @@ SCORE_TRIGGERS = ["10", "ten", "nrs", "nprs", "vas"]
 
 
 def normalise(text: str) -> str:
-    """Replace quotation marks with spaces (same length, so character offsets are unchanged)."""
-    return QUOTES.sub(" ", text.replace("\r", " ").replace("\t", " "))
+    """Replace quotation marks with spaces (same length, so character offsets are unchanged), and end the
+    text with a line break, so that its last line ends as every other does (a template's last field,
+    "Bowel N", is answered before a line break)."""
+    out = QUOTES.sub(" ", text.replace("\r", " ").replace("\t", " "))
+    return out if out.endswith("\n") else out + "\n"
 
 
 @dataclass(frozen=True)
