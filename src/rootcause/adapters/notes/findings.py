@@ -147,7 +147,8 @@ class FindingReader:
         self.not_result = _rx(rules.modality_not_result)
         self.examiner = _rx(rules.examiner_cues)
         self.preop = re.compile(
-            r"\bpre-?op(?:erative)?\b|\bbefore\s+(?:the\s+)?(?:surgery|operation|op)\b|\bpre-?(?:assessment|admission)\b",
+            r"\bpre-?op(?:erative(?:ly)?)?\b|\bbefore\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|operation|op)\b"
+            r"|\bpre-?(?:assessment|admission)\b|\bat\s+listing\b|\bprior\s+to\s+(?:the\s+)?(?:surgery|operation)\b",
             re.I,
         )
 

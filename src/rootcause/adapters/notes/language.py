@@ -82,7 +82,9 @@ class Frame(Strict):
     positive: list[str] = Field(default_factory=list)
     negative: list[str] = Field(default_factory=list)
     order: Literal["name_first", "any"] = "name_first"
-    max_gap: int | None = Field(default=None, ge=0, le=12)
+    max_gap: int | None = Field(
+        default=None, ge=0, le=24, description="tokens between name and result (default: frame_max_gap)"
+    )
     block_before: list[str] = Field(
         default_factory=list, description="a name after one of these words or phrases is not read"
     )
