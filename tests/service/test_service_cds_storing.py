@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from rootcause import Engine
-from rootcause.service.cds_runtime import CallSlots, GroupCommit, TokenReplayed, _WriteGate
+from rootcause.service.cds_runtime import CallSlots, GroupCommit, TokenReplayed, _Write, _WriteGate
 from rootcause.storage import Database, sessions
 from rootcause.storage import cds as cds_storage
 from rootcause.storage.models import Assessment, AuditEvent, CdsCall, CdsCard, Patient, StoredSession
@@ -250,3 +250,62 @@ def test_a_failed_commit_fails_every_call_of_its_batch(
     monkeypatch.undo()
     assert writer.run(_claim("after")) == "after"
     assert _claims(database) == ["after"]
+
+
+def _savepoints(database: Database) -> list[str]:
+    """Every SAVEPOINT statement the database runs from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    return seen
+
+
+def _batch(writer: GroupCommit, *jobs: tuple[Any, Any]) -> list[_Write]:
+    """Queue the jobs and write them as one batch (as the leading call does), in this thread."""
+    queued = [_Write(work, first) for work, first in jobs]
+    writer._queue.extend(queued)
+    writer._writing = True
+    writer._write_batch()
+    return queued
+
+
+def test_a_batch_without_failures_is_written_without_savepoints(database: Database) -> None:
+    writer = GroupCommit(database, _WriteGate(database))
+    savepoints = _savepoints(database)
+
+    def replayed(conn: Connection) -> None:
+        raise TokenReplayed()
+
+    done = _batch(
+        writer,
+        (_claim("a"), _claim("token-a")),
+        (_claim("never"), replayed),  # a spent token: refused alone, no second pass
+        (_claim("b"), None),
+    )
+    assert [job.result for job in done] == ["a", None, "b"]
+    assert isinstance(done[1].error, TokenReplayed) and done[0].error is None and done[2].error is None
+    assert _claims(database) == ["a", "b", "token-a"]
+    assert savepoints == []
+
+
+def test_a_call_failing_in_a_batch_is_written_again_with_savepoints_and_fails_alone(
+    database: Database,
+) -> None:
+    writer = GroupCommit(database, _WriteGate(database))
+    savepoints = _savepoints(database)
+
+    def fails(conn: Connection) -> None:
+        _claim("half-written")(conn)
+        raise RuntimeError("bad row")
+
+    done = _batch(writer, (_claim("a"), None), (fails, _claim("spent")), (_claim("b"), None))
+    assert [job.result for job in done] == ["a", None, "b"]
+    assert isinstance(done[1].error, RuntimeError)
+    assert _claims(database) == ["a", "b", "spent"]  # the plain pass left nothing twice, nothing half-written
+    assert savepoints  # the second pass isolated each call
