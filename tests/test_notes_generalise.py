@@ -1056,6 +1056,27 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         # what coughing does is not the pain's course
         ("Discectomy 5 months ago. Leg pain slowly worse since. Cough/sneeze/Valsalva: no change.", None,
          {"trend": "worsening"}),
+        # a form's labelled operation date and post-operative day; "DOS" is the operation's only where dates
+        # are written day first (a US "DOS" is the date of service)
+        (
+            "Clinic date: 18/09/2026\nProcedure: Right L5-S1 hemilaminotomy\nDate of surgery: 17/07/2026\n",
+            None,
+            {"days_since_surgery": 63},
+        ),
+        ("Laminectomy. Post-op day: 63", None, {"days_since_surgery": 63}),
+        ("Seen 18/06/2026 by the GP. L3/4 laminectomy | DOS: 10/06/2026", None, {"days_since_surgery": 8}),
+        (
+            "ORTHO CLINIC\nDOS: 04/27/2026\nPt: 71 y/o M. L4-5 laminectomy 03/02/2026.",
+            None,
+            {"days_since_surgery": 56},
+        ),
+        # the option ticked on a form, the unticked ones blanked
+        (
+            "L5-S1 laminectomy 17/07/2026. Seen 18/09/2026.\n"
+            "Relief after surgery: [ ] None  [ ] Partial  [X] Complete",
+            None,
+            {"relief_after_surgery": "complete"},
+        ),
     ],
 )  # fmt: skip
 def test_operation_and_timeline(text: str, note_date: str | None, expected: dict[str, Any]) -> None:

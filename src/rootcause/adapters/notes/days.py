@@ -16,7 +16,8 @@ from rootcause.adapters.notes.timewords import DateMention, dates, durations, mo
 ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z]{1,12}\.?\s*\d{0,2}\s*[-–:]\s*)?$")
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
 POD = re.compile(
-    r"\b(?:POD|post-?op(?:erative)?\s+day|day|D(?=\+?\d))\s*\+?#?\s*(?P<n>\d{1,3})\b(?!\s*/)", re.IGNORECASE
+    r"\b(?:POD|post-?op(?:erative)?\s+day|day|D(?=\+?\d))\s*(?::\s*)?\+?#?\s*(?P<n>\d{1,3})\b(?!\s*/)",
+    re.IGNORECASE,
 )
 # "L4/5 TLIF yesterday", "discectomy this morning": the operation's own day
 OP_DAY = re.compile(
@@ -38,6 +39,7 @@ class DaysMixin:
     pain: re.Pattern[str]
     events: re.Pattern[str]
     cues: re.Pattern[str]
+    surgery_date_label: re.Pattern[str]
     date_mentions: list[DateMention]
 
     def ev(self, fld: str, value: Any, start: int, end: int) -> None:
@@ -148,6 +150,11 @@ class DaysMixin:
         return None
 
     def _surgery_date(self, mentions: list[DateMention]) -> DateMention | None:
+        # a form's labelled field ("Date of surgery: 07/17/2026", "DOS 10/06/2026") names it outright
+        label = self.surgery_date_label
+        for d in mentions:
+            if label.search(self.nd.text[max(0, d.start - 40) : d.start]) and not d.month_only:
+                return d
         if self.op is not None:
             sent = self.op.targets[0].sentence
             near = [d for d in mentions if sent.start <= d.start < sent.end]

@@ -296,6 +296,12 @@ class Timeline(Strict):
     weekdays: dict[str, int]
     month_only_within: float
     note_date_cues: list[str]
+    surgery_date_labels: list[str] = Field(
+        description="a date right after one of these labels is the operation's ('Date of surgery: 07/17')"
+    )
+    surgery_date_labels_day_first: list[str] = Field(
+        default_factory=list, description="the same, in notes that write dates day first only ('DOS')"
+    )
     surgery_refs: list[str]
     other_event_dates: list[str] = Field(
         description="words before a date in the operation's sentence that date another event ('discharged')"
@@ -418,6 +424,9 @@ class NoteLanguage(Strict):
     reading_qualifiers: list[ReadingQualifier]
     reading_subjects: list[str] = Field(
         description="a next sentence opening with one of these is about the same reading ('It is no worse')"
+    )
+    unticked_boxes: list[str] = Field(
+        description="marks of a form's unticked box: the option after one is blanked before reading"
     )
     copied_forward: list[str] = Field(
         description="cues of text an electronic record copied from an earlier note: what follows, to the end "

@@ -11,7 +11,7 @@ from typing import Any
 from rootcause.adapters.notes.language import NoteLanguage
 from rootcause.adapters.notes.pipeline import INLINE_SECTIONS, TARGETS, LabelInfo, label_info
 
-DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY", "NOT_SELECTED"}
+DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 
 
 # an SBAR handover (Situation, Background, Assessment, Recommendation): its "A -" is findings, not a diagnosis

@@ -39,12 +39,22 @@ SCORE_PATTERNS = [
 SCORE_TRIGGERS = ["10", "ten", "nrs", "nprs", "vas"]
 
 
-def normalise(text: str) -> str:
-    """Replace quotation marks with spaces (same length, so character offsets are unchanged), and end the
-    text with a line break, so that its last line ends as every other does (a template's last field,
-    "Bowel N", is answered before a line break)."""
+def normalise(text: str, lang: NoteLanguage | None = None) -> str:
+    """Replace quotation marks with spaces, and with ``lang`` blank the options of unticked boxes (same
+    length, so character offsets are unchanged); end the text with a line break, so that its last line ends
+    as every other does (a template's last field, "Bowel N", is answered before a line break)."""
     out = QUOTES.sub(" ", text.replace("\r", " ").replace("\t", " "))
+    if lang is not None and lang.unticked_boxes:
+        out = _unticked(tuple(lang.unticked_boxes)).sub(lambda m: m.group(1) + " " * len(m.group(2)), out)
     return out if out.endswith("\n") else out + "\n"
+
+
+@lru_cache(maxsize=8)
+def _unticked(boxes: tuple[str, ...]) -> re.Pattern[str]:
+    """A box and its option's words: to the next box or tick, "|", ";", ",", " - ", two spaces or the
+    line's end."""
+    box = "|".join(re.escape(b) for b in sorted(boxes, key=len, reverse=True))
+    return re.compile(rf"({box})([ ]?[^\n\[\]|;,☐□◻❏☑☒✓✔]*?)(?=[ ]{{2,}}|[ ]-[ ]|[ ]*[\n\[|;,☐□◻❏☑☒✓✔(]|$)")
 
 
 @dataclass(frozen=True)
@@ -303,7 +313,7 @@ class Pipeline:
     corrector: Any = None
 
     def __call__(self, text: str) -> Any:
-        return self.nlp(normalise(text))
+        return self.nlp(normalise(text, self.lang))
 
     def run(self, text: str) -> Any:
         """``nlp(text)`` without spaCy's per-call bookkeeping (component configs, error wrapping): the

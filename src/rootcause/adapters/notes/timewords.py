@@ -308,6 +308,11 @@ def _date_matches(lang: NoteLanguage, text: str) -> dict[int, list[re.Match[str]
     return found
 
 
+def month_first_note(lang: NoteLanguage, text: str) -> bool:
+    """Whether the note writes numeric dates month first (US), as its dates are read."""
+    return _month_first(lang, text, _date_matches(lang, text)[id(patterns(lang).numeric_date)])
+
+
 def _month_first(lang: NoteLanguage, text: str, numeric: list[re.Match[str]]) -> bool:
     """Whether the note writes numeric dates month first (US): certain when one of its dates can only be read
     that way ("09/14/2026") and none only the other way ("14/09/2026"); when all are ambiguous ("04/07/2026"),
