@@ -81,6 +81,9 @@ HELD_OUT_FLOORS = [
     ("notes_heldout18", 0.81, 0.88, 3, 0.96),
     # a mixed stream written after all the session-8 rules: the honest estimate (first run 0.82 / 0.87, 1)
     ("notes_heldout19", 0.82, 0.86, 1, 0.96),
+    # the story in numbers and time: pain diaries, score tables, many date forms (first run 0.84 / 0.91, 4
+    # red-flag errors, all a stated normal the annotation leaves unsaid; days 21/25, trend 11/21)
+    ("notes_heldout21", 0.83, 0.90, 4, 0.96),
 ]
 
 
@@ -124,6 +127,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout18", 2),
         # h19-11: a missed level's root block told in a letter (soon -> routine)
         ("notes_heldout19", 1),
+        ("notes_heldout21", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -863,6 +867,12 @@ def test_words_that_name_another_thing(text: str, absent: str) -> None:
             "POD 1: comfortable.",
             ["neurogenic_claudication"],
         ),
+        # a scan's "post-op changes" name the index operation, not an earlier one
+        (
+            "L4-5 microdiscectomy 11/2025. MRI 01/20/2026: post-op changes L L4-5 hemilaminotomy, no "
+            "recurrent disc.",
+            ["previous_spine_surgery"],
+        ),
         # an unticked box offers the option without choosing it
         (
             "Symptoms: [x] numbness  [ ] weakness  [ ] calf swelling",
@@ -1064,6 +1074,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             {"days_since_surgery": 63},
         ),
         ("Laminectomy. Post-op day: 63", None, {"days_since_surgery": 63}),
+        # a referral's own date, not a review's date inside it
+        (
+            "Re: Mrs D, 70 - referral dated 18 November 2026\nWide L4/5 laminectomy on 19 March 2025. At her "
+            "one-year review on 25 March 2026 she scored her leg pain 0/10.",
+            None,
+            {"days_since_surgery": 609},
+        ),
         ("Seen 18/06/2026 by the GP. L3/4 laminectomy | DOS: 10/06/2026", None, {"days_since_surgery": 8}),
         (
             "ORTHO CLINIC\nDOS: 04/27/2026\nPt: 71 y/o M. L4-5 laminectomy 03/02/2026.",
@@ -1134,6 +1151,14 @@ def test_relief_phrasings(text: str, relief: str) -> None:
         ("XLIF 12 days ago. The thigh pain is a bit better than it was in hospital.", "improving"),
         # easing on sitting is positional, not a course
         ("Laminectomy 2 years ago. Leg ache after 100 m, easing when she sits down.", None),
+        # a course told by its step or pace
+        ("Discectomy 3 weeks ago. The leg pain has improved a little every week since.", "improving"),
+        (
+            "Laminectomy 2024. Since Easter the leg pain has been creeping back, a bit more each week.",
+            "worsening",
+        ),
+        ("Fusion 2019. Aching in both thighs on walking, which has gradually progressed.", "worsening"),
+        ("Discectomy 5 weeks ago. Leg pain 7/10 today, a little worse each fortnight.", "worsening"),
     ],
 )
 def test_trend_phrasings(text: str, trend: str | None) -> None:

@@ -18,6 +18,7 @@ LEVEL = re.compile(
 )
 SPINE = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
 HEDGE_AFTER = re.compile(r"^\s*(?:i\s+think|\?|or\s+so|maybe|possibly|not\s+sure)", re.IGNORECASE)
+POST_OP_CHANGES = re.compile(r"\bpost-?\s?(?:op(?:erative)?|surgical)\s+(?:changes?|appearances?)\b", re.I)
 TIME_ATTACHED = re.compile(r"\b(?:19|20)\d{2}\b|\bago\b|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", re.IGNORECASE)
 
 
@@ -220,6 +221,8 @@ def earlier_operation(nd: NoteDoc, reading: OperationReading) -> Target | None:
         if t.info.kind != "proc" or not nd.usable(t) or t.sentence.index == index_sentence:
             continue
         if "HISTORICAL" in t.flags and not TIME_ATTACHED.search(t.sentence.text):
+            continue
+        if POST_OP_CHANGES.search(t.sentence.text):  # a scan's "post-op changes L4-5 hemilaminotomy"
             continue
         before = nd.doc[max(0, t.span.start - 2) : t.span.start].text.lower()
         if any(w in before.split() for w in ("the", "her", "his", "my", "your", "this", "that")):
