@@ -1074,6 +1074,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             {"days_since_surgery": 63},
         ),
         ("Laminectomy. Post-op day: 63", None, {"days_since_surgery": 63}),
+        # a span counted back from the note ("over the 12 days since"), not from the operation
+        (
+            "R L5/S1 microdiscectomy 99 days ago, pain fully relieved. The leg pain has worsened steadily "
+            "over the 12 days since.",
+            None,
+            {"days_since_surgery": 99, "onset_days": 87},
+        ),
         # a referral's own date, not a review's date inside it
         (
             "Re: Mrs D, 70 - referral dated 18 November 2026\nWide L4/5 laminectomy on 19 March 2025. At her "
