@@ -81,6 +81,9 @@ HELD_OUT_FLOORS = [
     ("notes_heldout18", 0.81, 0.88, 3, 0.96),
     # a mixed stream written after all the session-8 rules: the honest estimate (first run 0.82 / 0.87, 1)
     ("notes_heldout19", 0.82, 0.86, 1, 0.96),
+    # what is and is not said: long histories, double negatives, contrasts, relatives' reports (first run
+    # 0.83 / 0.86, 5 red-flag errors)
+    ("notes_heldout20", 0.83, 0.86, 4, 0.96),
     # the story in numbers and time: pain diaries, score tables, many date forms (first run 0.84 / 0.91, 4
     # red-flag errors, all a stated normal the annotation leaves unsaid; days 21/25, trend 11/21)
     ("notes_heldout21", 0.83, 0.90, 4, 0.96),
@@ -127,6 +130,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout18", 2),
         # h19-11: a missed level's root block told in a letter (soon -> routine)
         ("notes_heldout19", 1),
+        # h20-19: a sciatic nerve tumour's new weakness not read as new (urgent -> soon)
+        ("notes_heldout20", 1),
         ("notes_heldout21", 0),
     ],
 )
@@ -780,6 +785,11 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ("Needs to sit or bend forward for relief: No", {"neurogenic_claudication": False}),
         ("Current meds: amlodipine. Aspirin: not taking.", {"anticoagulated": False}),
         ("VTE: IPC devices only; LMWH not yet started.", {"anticoagulated": False}),
+        # a negation cue written into a lexicon phrase ("denies back pain") still reaches the rest of its list
+        (
+            "He denies back pain at rest, fevers, night sweats, wound trouble, numbness or weakness.",
+            {"fever": False, "numbness": False, "leg_weakness": False, "severe_back_pain_at_rest": False},
+        ),
         # a negative heading before a list
         (
             "Denies: fever, chills, saddle numbness, chest pain, SOB",

@@ -418,6 +418,11 @@ class NoteLanguage(Strict):
     frames: list[Frame]
     frame_qualifiers: list[FrameQualifier]
     negative_only: dict[str, list[str]]
+    negated_form_cues: list[str] = Field(
+        default_factory=list,
+        description="a lexicon negated form opening with one of these is read as its remainder, negated by "
+        "the cue, so the cue still reaches the rest of a list ('denies back pain, fevers or numbness')",
+    )
     measurements: list[Measurement]
     power: Power
     dictation: Dictation

@@ -352,6 +352,8 @@ def _lexicon_rules(findings: Iterable[Any], lang: NoteLanguage) -> list[Any]:
     from medspacy.target_matcher import TargetRule
 
     grouped: dict[tuple[str, bool, bool, str], list[str]] = {}
+    cues = sorted(lang.negated_form_cues, key=len, reverse=True)
+    cue = re.compile(r"^(?:" + "|".join(re.escape(c) for c in cues) + r")\s+")
     for f in findings:
         lx = f.lexicon
         for phrase in lx.clinician + lx.lay:
@@ -359,7 +361,12 @@ def _lexicon_rules(findings: Iterable[Any], lang: NoteLanguage) -> list[Any]:
         for phrase in lx.abbreviations:
             grouped.setdefault((phrase, True, False, "lex"), []).append(f.id)
         for phrase in lx.negated_forms:
-            grouped.setdefault((phrase.lower(), False, True, "lex"), []).append(f.id)
+            low = phrase.lower()
+            rest = cue.sub("", low) if lang.negated_form_cues else low
+            if rest != low:  # "denies back pain": the cue negates "back pain", and a list after it
+                grouped.setdefault((rest, False, False, "negonly"), []).append(f.id)
+            else:
+                grouped.setdefault((low, False, True, "lex"), []).append(f.id)
     for fid, phrases in lang.negative_only.items():
         for phrase in phrases:
             grouped.setdefault((phrase.lower(), False, False, "negonly"), []).append(fid)
