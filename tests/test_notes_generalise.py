@@ -790,6 +790,16 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "He denies back pain at rest, fevers, night sweats, wound trouble, numbness or weakness.",
             {"fever": False, "numbness": False, "leg_weakness": False, "severe_back_pain_at_rest": False},
         ),
+        # a medicine stopped by its subject; a deficit since recovered
+        ("He stopped the aspirin last week.", {"anticoagulated": False}),
+        (
+            "I finished the blood-thinning injections on day 7 like the discharge letter said.",
+            {"anticoagulated": False},
+        ),
+        (
+            "By the time of surgery he had a left foot drop. The foot drop has since recovered.",
+            {"foot_drop": False},
+        ),
         # a negative heading before a list
         (
             "Denies: fever, chills, saddle numbness, chest pain, SOB",
@@ -876,6 +886,11 @@ def test_words_that_name_another_thing(text: str, absent: str) -> None:
             "Copied forward from pre-assessment: 'Bilateral neurogenic claudication for 4 years.'\n"
             "POD 1: comfortable.",
             ["neurogenic_claudication"],
+        ),
+        # a test requested to look for something is not its result
+        (
+            "I have requested a CT to look for an occult spinous process fracture.",
+            ["xray_spinous_process_fracture"],
         ),
         # a scan's "post-op changes" name the index operation, not an earlier one
         (
