@@ -129,7 +129,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout16", 0),
         ("notes_heldout17", 0),
         # h18-08, h18-23 urgent -> soon: a leak's postural headache told as "on sitting or standing, settles
-        # lying flat", and weakness charted as a table of grades by the hour (not read)
+        # lying flat", and a new weakness against a pre-operative grade copied forward
         ("notes_heldout18", 2),
         # h19-11: a missed level's root block told in a letter (soon -> routine)
         ("notes_heldout19", 1),
@@ -812,6 +812,25 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"mechanical_back_pain": True},
         ),
         ("Flexion-extension radiographs: 4 mm of translation at L4/5.", {"xray_dynamic_instability": True}),
+        # a nursing chart of grades by the hour: today's row, and a fall from the first row
+        (
+            "L3-L5 laminectomy yesterday.\n"
+            "Time  | R HF | R KE | R DF | L HF | L DF | Sensation\n"
+            "18:00 |  5   |  5   |  5   |  5   |  5   | intact\n"
+            "01:00 |  4   |  4   |  3   |  5   |  4   | reduced R shin\n"
+            "04:00 |  3   |  3   |  2   |  4   |  3   | reduced both feet",
+            {
+                "leg_weakness": True,
+                "progressive_weakness": True,
+                "new_motor_deficit": True,
+                "foot_drop": True,
+            },
+        ),
+        (
+            "L3-L5 laminectomy yesterday.\nTime    R HF  R DF  L HF  L DF\n18:00   5     5     5     5\n"
+            "04:00   5     5     5     5",
+            {"leg_weakness": False, "progressive_weakness": False},
+        ),
         # a negative heading before a list
         (
             "Denies: fever, chills, saddle numbness, chest pain, SOB",

@@ -75,6 +75,13 @@ SPACED_COLUMN = re.compile(
     re.I,
 )
 SPACED_CELLS = re.compile(r"[ \t]{2,}|\t")
+# a chart of grades by the hour ("Time | R HF | R DF" over "04:00 |  3  |  2"): cells split by "|" or by two
+# spaces, rows headed by a clock time or a date
+CHART_CELLS = re.compile(r"\s*\|\s*|[ \t]{2,}|\t")
+CHART_TIME = re.compile(
+    r"^(?:\d{1,2}[:.]\d{2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?(?:\s+\d{1,2}[:.]\d{2})?|day\s*\d+|POD\s*\d+)$", re.I
+)
+CHART_SIDE = re.compile(r"^(?:R|L|Rt|Lt|Right|Left)\s+", re.I)
 SPACED_GRADE = re.compile(r"^([0-5])([+-]*)$")
 MYOTOME_LABEL = re.compile(r"^(?:L[1-5]|S[12])(?:\s*[-/]\s*(?:L[1-5]|S[12]))?\b", re.I)
 # "weaker than the right", "feels weaker than R": one side against the other, not a change over time
@@ -652,6 +659,45 @@ class FindingReader:
                 _, start, end = power_rows[0]
                 self.add("preop_motor_deficit", False, None, "grade", start, end)
 
+    def read_grade_chart(self) -> None:
+        """A chart of grades by the hour, as nurses keep neurological observations: a header of muscles
+        ("Time | R HF | R KE | R DF | L DF | Sensation") over rows headed by a time ("04:00 | 3 | 3 | 2 | 4").
+        The last row is today's power (weakness, foot drop); a muscle weaker in the last row than in the
+        first is progressive weakness, and a first row at full power is a deficit new since the operation."""
+        muscles = [_rx(words) for words in self.lang.power.muscles.values()]
+        starts = self.nd.line_starts
+        lines = [self.nd.line_text(i)[1] for i in range(len(starts))]
+        for i, header in enumerate(lines):
+            labels = [c for c in CHART_CELLS.split(header.strip()) if c]
+            names = [CHART_SIDE.sub("", c) for c in labels[1:]]
+            columns = [k for k, name in enumerate(names) if any(rx.fullmatch(name) for rx in muscles)]
+            if len(columns) < 2:
+                continue
+            rows: list[tuple[list[int], int, int]] = []
+            for j in range(i + 1, min(len(lines), i + 40)):
+                cells = [c for c in CHART_CELLS.split(lines[j].strip()) if c]
+                if not cells or not CHART_TIME.match(cells[0]):
+                    break
+                grades = [SPACED_GRADE.match(cells[1 + k]) if 1 + k < len(cells) else None for k in columns]
+                if not all(grades):
+                    break
+                rows.append(([int(g.group(1)) for g in grades if g], starts[j], starts[j] + len(lines[j])))
+            if len(rows) < 2:
+                continue
+            first, (last, start, end) = rows[0][0], rows[-1]
+            if min(last) < 5:
+                self.add("leg_weakness", True, None, "grade", start, end)
+                drop_columns = [k for k, col in enumerate(columns) if TABLE_FOOT_DROP.search(names[col])]
+                if any(last[k] <= self.lang.power.foot_drop_at_or_below for k in drop_columns):
+                    self.add("foot_drop", True, None, "grade", start, end)
+                if min(first) == 5:
+                    self.add("new_motor_deficit", True, None, "grade", start, end)
+            if any(now < then for now, then in zip(last, first, strict=True)):
+                self.add("progressive_weakness", True, None, "grade", start, end)
+            elif all(min(grades) == 5 for grades, _, _ in rows):
+                for fid in ("leg_weakness", "progressive_weakness"):
+                    self.add(fid, False, None, "grade", start, end)
+
     def _preop_grades(self, grades: list[Target]) -> tuple[list[Target], list[Target]]:
         """The grades told as before the operation, and those beside them that are today's. In a sentence with
         one pre-operative cue and several grades ("EHL 3/5, was 5/5 pre-op") only the grade nearest the cue is
@@ -946,6 +992,7 @@ class FindingReader:
         self.read_grades()
         self.read_grade_table()
         self.read_spaced_grade_table()
+        self.read_grade_chart()
         self.read_grade_progression()
         self.read_reflex_grades()
         self.read_root_blocks()
