@@ -128,9 +128,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout15", 0),
         ("notes_heldout16", 0),
         ("notes_heldout17", 0),
-        # h18-08, h18-23 urgent -> soon: a leak's postural headache told as "on sitting or standing, settles
-        # lying flat", and a new weakness against a pre-operative grade copied forward
-        ("notes_heldout18", 2),
+        # h18-08 urgent -> soon: a leak's postural headache told as "on sitting or standing, settles flat"
+        ("notes_heldout18", 1),
         # h19-11: a missed level's root block told in a letter (soon -> routine)
         ("notes_heldout19", 1),
         # h20-19: a sciatic nerve tumour's new weakness not read as new (urgent -> soon)
@@ -812,6 +811,12 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"mechanical_back_pain": True},
         ),
         ("Flexion-extension radiographs: 4 mm of translation at L4/5.", {"xray_dynamic_instability": True}),
+        # a grade copied forward from a pre-operative note is the baseline a weakness today is new against
+        (
+            "L5/S1 microdiscectomy yesterday.\n[Copied forward from pre-op clerking 02/02/2027: 'Power 5/5 "
+            "throughout incl. PF.']\nO: L PF 3/5, toe flexion 3/5; DF 5/5.",
+            {"new_motor_deficit": True, "leg_weakness": True},
+        ),
         # a nursing chart of grades by the hour: today's row, and a fall from the first row
         (
             "L3-L5 laminectomy yesterday.\n"

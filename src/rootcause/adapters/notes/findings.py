@@ -705,8 +705,15 @@ class FindingReader:
         out: list[Target] = []
         today: list[Target] = []
         by_sentence: dict[int, list[Target]] = {}
+        # text copied forward from a pre-operative note ("[Copied forward from pre-op clerking: 'Power 5/5
+        # throughout.']"): its grades are from before the operation, whatever their own sentence says
+        copied_preop = [
+            (a, b) for a, b in self.nd.copied if self.preop.search(self.nd.text[a:b].split(":", 1)[0])
+        ]
         for g in grades:
-            if self.preop.search(g.sentence.text):
+            if any(a <= g.start < b for a, b in copied_preop):
+                out.append(g)
+            elif self.preop.search(g.sentence.text):
                 by_sentence.setdefault(g.sentence.index, []).append(g)
         for gs in by_sentence.values():
             sentence = gs[0].sentence
