@@ -811,6 +811,8 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"mechanical_back_pain": True},
         ),
         ("Flexion-extension radiographs: 4 mm of translation at L4/5.", {"xray_dynamic_instability": True}),
+        # a headache's posture told with a word the claudication frame also names
+        ("Headache on sitting or standing.", {"positional_headache": True}),
         # a grade copied forward from a pre-operative note is the baseline a weakness today is new against
         (
             "L5/S1 microdiscectomy yesterday.\n[Copied forward from pre-op clerking 02/02/2027: 'Power 5/5 "
