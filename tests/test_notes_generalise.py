@@ -128,8 +128,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout15", 0),
         ("notes_heldout16", 0),
         ("notes_heldout17", 0),
-        # h18-08 urgent -> soon: a leak's postural headache told as "on sitting or standing, settles flat"
-        ("notes_heldout18", 1),
+        ("notes_heldout18", 0),
         # h19-11: a missed level's root block told in a letter (soon -> routine)
         ("notes_heldout19", 1),
         # h20-19: a sciatic nerve tumour's new weakness not read as new (urgent -> soon)
@@ -811,6 +810,11 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"mechanical_back_pain": True},
         ),
         ("Flexion-extension radiographs: 4 mm of translation at L4/5.", {"xray_dynamic_instability": True}),
+        # a wound's leak described after its ticked box, the unticked options blanked
+        (
+            "Wound: [x] leaking  [ ] red  [ ] swollen  [ ] gaping - clear, watery; soaked 2 pads overnight",
+            {"clear_fluid_from_wound": True},
+        ),
         # a headache's posture told with a word the claudication frame also names
         ("Headache on sitting or standing.", {"positional_headache": True}),
         # a grade copied forward from a pre-operative note is the baseline a weakness today is new against
