@@ -10,6 +10,7 @@ from typing import Any
 
 from rootcause.adapters.notes.language import NoteLanguage
 from rootcause.adapters.notes.pipeline import INLINE_SECTIONS, TARGETS, LabelInfo, label_info
+from rootcause.adapters.notes.timewords import alternation
 
 DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 
@@ -39,8 +40,7 @@ def _result_line_rx(lang: NoteLanguage) -> re.Pattern[str] | None:
 
 @lru_cache(maxsize=8)
 def _titles_rx(titles: tuple[str, ...]) -> re.Pattern[str]:
-    names = "|".join(re.escape(t) for t in sorted(titles, key=len, reverse=True))
-    return re.compile(rf"^[ \t]*((?:{names})\b)[^:\n]{{1,30}}:", re.MULTILINE)
+    return re.compile(rf"^[ \t]*((?:{alternation(titles)})\b)[^:\n]{{1,30}}:", re.MULTILINE)
 
 
 @dataclass
@@ -81,9 +81,7 @@ def copied_ranges(text: str, cues: list[str]) -> list[tuple[int, int]]:
     or to the end of its line."""
     if not cues:
         return []
-    pattern = re.compile(
-        r"(?i)(\[\s*)?\b(?:" + "|".join(re.escape(c) for c in sorted(cues, key=len, reverse=True)) + r")\b"
-    )
+    pattern = re.compile(r"(?i)(\[\s*)?\b(?:" + alternation(cues) + r")\b")
     out: list[tuple[int, int]] = []
     for m in pattern.finditer(text):
         line_end = text.find("\n", m.end())

@@ -23,6 +23,7 @@ from typing import Any
 
 from rootcause.adapters.notes.language import Frame, NoteLanguage, default_language
 from rootcause.adapters.notes.phrases import PhraseIndex
+from rootcause.adapters.notes.timewords import alternation
 
 TARGETS = "rc_targets"
 INLINE_SECTIONS = ("plan", "assessment")
@@ -49,12 +50,16 @@ def normalise(text: str, lang: NoteLanguage | None = None) -> str:
     return out if out.endswith("\n") else out + "\n"
 
 
+TICKS = "☑☒✓✔"  # a ticked box ends the option before it as the next box does
+
+
 @lru_cache(maxsize=8)
 def _unticked(boxes: tuple[str, ...]) -> re.Pattern[str]:
     """A box and its option's words: to the next box or tick, "|", ";", ",", " - ", two spaces or the
     line's end."""
-    box = "|".join(re.escape(b) for b in sorted(boxes, key=len, reverse=True))
-    return re.compile(rf"({box})([ ]?[^\n\[\]|;,☐□◻❏☑☒✓✔]*?)(?=[ ]{{2,}}|[ ]-[ ]|[ ]*[\n\[|;,☐□◻❏☑☒✓✔(]|$)")
+    box = alternation(boxes)
+    stops = re.escape("".join(sorted({b[0] for b in boxes if b} | set(TICKS))))
+    return re.compile(rf"({box})([ ]?[^\n\]|;,{stops}]*?)(?=[ ]{{2,}}|[ ]-[ ]|[ ]*[\n|;,{stops}]|$)")
 
 
 @dataclass(frozen=True)
@@ -352,8 +357,7 @@ def _lexicon_rules(findings: Iterable[Any], lang: NoteLanguage) -> list[Any]:
     from medspacy.target_matcher import TargetRule
 
     grouped: dict[tuple[str, bool, bool, str], list[str]] = {}
-    cues = sorted(lang.negated_form_cues, key=len, reverse=True)
-    cue = re.compile(r"^(?:" + "|".join(re.escape(c) for c in cues) + r")\s+")
+    cue = re.compile(r"^(?:" + alternation(lang.negated_form_cues) + r")\s+")
     for f in findings:
         lx = f.lexicon
         for phrase in lx.clinician + lx.lay:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rootcause.adapters.notes.language import Operation
 from rootcause.adapters.notes.notedoc import DROP_CATEGORIES, NoteDoc, Target
+from rootcause.adapters.notes.timewords import alternation, words_re
 
 LEVEL = re.compile(
     r"(?<![\w/])(?P<a>[LT]\d{1,2}|S1)(?:\s*(?P<sep>[/-])\s*(?P<b>[LTS]?\d{1,2})|\s+(?P<b2>[LS]\d)"
@@ -83,8 +84,7 @@ def _words_near(nd: NoteDoc, t: Target, words: list[str], before: int = 5) -> tu
     """One of words within `before` tokens before the target, in its sentence: (start, end, text)."""
     first = max(t.sentence.tok_start, t.span.start - before)
     lo = int(nd.doc[first].idx) if first < t.span.start else t.start
-    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    m = re.search(rf"(?<![\w-])(?:{alt})(?![\w-])", nd.text[lo : t.start], re.IGNORECASE)
+    m = words_re(words).search(nd.text[lo : t.start])
     return (lo + m.start(), lo + m.end(), m.group()) if m else None
 
 
@@ -97,8 +97,7 @@ def _words_in_parens(nd: NoteDoc, t: Target, words: list[str]) -> tuple[int, int
     if not group:
         return None
     lo, hi = int(doc[group[0]].idx), int(doc[group[1] - 1].idx) + 1
-    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    m = re.search(rf"(?<![\w-])(?:{alt})(?![\w-])", nd.text[lo:hi], re.IGNORECASE)
+    m = words_re(words).search(nd.text[lo:hi])
     return (lo + m.start(), lo + m.end(), m.group()) if m else None
 
 
@@ -324,8 +323,7 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
             put("sex", "female", m, "title")
         break
     if "sex" not in out:
-        titled = sorted(lang.clinician_after, key=len, reverse=True)
-        clinician_after = re.compile(r"\s*(?:" + "|".join(re.escape(w) for w in titled) + r")(?![\w])", re.I)
+        clinician_after = re.compile(r"\s*(?:" + alternation(lang.clinician_after) + r")(?![\w])", re.I)
         for m in TITLE_ONLY.finditer(text):
             line_start = text.rfind("\n", 0, m.start()) + 1
             prefix = text[line_start : m.start()].lower().strip()
@@ -357,7 +355,7 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
     if "age" not in out:
         _age_from_birth(nd, put)
     if "sex" not in out and lang.relatives:
-        words = "|".join(re.escape(w) for w in sorted(lang.relatives, key=len, reverse=True))
+        words = alternation(lang.relatives)
         rel = re.compile(
             rf"\b(?:on\s+behalf\s+of|about|for|calling\s+about|writing\s+about)\s+my\s+(?P<rel>{words})\b"
             rf"|\bmy\s+(?P<rel2>{words})\b[^.;\n]{{0,40}}?\b(?:had|has\s+had|underwent)\s+(?:her|his)\b",

@@ -12,7 +12,14 @@ from typing import Any
 from rootcause.adapters.notes.days import DaysMixin
 from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import Evidence, OperationReading
-from rootcause.adapters.notes.timewords import DateMention, Duration, durations, month_first_note, words_re
+from rootcause.adapters.notes.timewords import (
+    DateMention,
+    Duration,
+    alternation,
+    durations,
+    month_first_note,
+    words_re,
+)
 
 PREOP = re.compile(
     r"\b(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|op|operation)|pre-?op(?:erative(?:ly)?)?|prior\s+to\s+(?:the\s+)?surgery)\b",
@@ -168,8 +175,7 @@ class TimeReader(DaysMixin):
         labels = list(tl.surgery_date_labels)
         if not month_first_note(self.lang, nd.text):
             labels += tl.surgery_date_labels_day_first
-        alternatives = "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
-        self.surgery_date_label = _c(r"\b(?:" + alternatives + r")\s*[:=-]?\s*(?:\(\w+\)\s*)?$")
+        self.surgery_date_label = _c(r"\b(?:" + alternation(labels) + r")\s*[:=-]?\s*(?:\(\w+\)\s*)?$")
         self.out = TimelineReading()
         self.date_mentions: list[DateMention] = []
         self._legish: dict[str, bool] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,7 +56,8 @@ class Patterns:
     not_after: re.Pattern[str]
 
 
-def _alt(words: list[str]) -> str:
+def alternation(words: Iterable[str]) -> str:
+    """The words or phrases as one regex alternation, longest first (so "pre-op" is not cut at "pre")."""
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
@@ -80,13 +82,13 @@ def _build(lang: NoteLanguage) -> Patterns:
             if not f.startswith("/"):
                 unit_of[f.lower()] = unit
                 words.append(f)
-    nums = _alt([*tl.number_words, *tl.vague_quantities])
+    nums = alternation([*tl.number_words, *tl.vague_quantities])
     long_words = [w for w in words if len(w) > 1]
     # a digit may touch its unit ("3yrs", "6-week"); a number word needs a space ("an d" is not "and")
     duration = re.compile(
         rf"(?<![\w/.])~?\s*(?:about|around|approximately|approx\.?|nearly|almost|roughly|just\s+over|just\s+under|over)?"
-        rf"\s*(?:(?P<num>\d+(?:\.\d+)?)\s*-?\s*(?P<unit>{_alt(words)})"
-        rf"|(?P<wnum>{nums})(?:\s+|\s*-\s*)(?P<wunit>{_alt(long_words)}))(?![\w])",
+        rf"\s*(?:(?P<num>\d+(?:\.\d+)?)\s*-?\s*(?P<unit>{alternation(words)})"
+        rf"|(?P<wnum>{nums})(?:\s+|\s*-\s*)(?P<wunit>{alternation(long_words)}))(?![\w])",
         re.IGNORECASE,
     )
     slash = re.compile(r"(?<![\w/.])~?(?P<num>\d{1,2})\s*/\s*(?P<den>7|52|12)\b(?!\s*/\s*\d)")
@@ -94,7 +96,7 @@ def _build(lang: NoteLanguage) -> Patterns:
         r"\b(?:the\s+)?(?:past|last|previous|this)\s+(?P<unit>week|month|year|fortnight)\b|\b(?:a|one)\s+fortnight\b",
         re.IGNORECASE,
     )
-    months = _alt(list(tl.month_names))
+    months = alternation(list(tl.month_names))
     numeric_date = re.compile(r"(?<![\d/])(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4}|\d{2})(?![\d/])")
     # "had my microdiscectomy on 12/3", "checked the wound on 19/3": a day and month after "on", no year
     wd = r"(?P<wd>mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+"
@@ -131,7 +133,7 @@ def _build(lang: NoteLanguage) -> Patterns:
     )
     # "TLIF 03/2025"
     numeric_month = re.compile(r"(?<![\d/.])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d{2})(?![\d/])")
-    not_after = re.compile(rf"^\s*-?\s*(?:{_alt(tl.durations_not)})\b", re.IGNORECASE)
+    not_after = re.compile(rf"^\s*-?\s*(?:{alternation(tl.durations_not)})\b", re.IGNORECASE)
     any_month = re.compile(rf"\b(?:{months})\b", re.IGNORECASE)
     this_month = re.compile(
         r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+of\s+(?:this|the)\s+month\b"
@@ -142,13 +144,13 @@ def _build(lang: NoteLanguage) -> Patterns:
     )
     holiday = (
         re.compile(
-            rf"\b(?:(?:the\s+)?(?P<shift>day\s+after|day\s+before)\s+)?(?P<name>{_alt(list(tl.holidays))})\b",
+            rf"\b(?:(?:the\s+)?(?P<shift>day\s+after|day\s+before)\s+)?(?P<name>{alternation(list(tl.holidays))})\b",
             re.IGNORECASE,
         )
         if tl.holidays
         else None
     )
-    days_alt = _alt(list(tl.weekdays))
+    days_alt = alternation(list(tl.weekdays))
     # "had my op on Tuesday", "on Fri 5th", "last Monday": a day of the past week (or that day of the month)
     weekday = re.compile(
         rf"\b(?:on|last|since)\s+(?P<wd>{days_alt})\.?(?:\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)\b)?"
@@ -504,8 +506,7 @@ def month_only_days(lang: NoteLanguage, mention: DateMention, reference: dt.date
 
 @lru_cache(maxsize=256)
 def _words_re_cached(words: tuple[str, ...]) -> re.Pattern[str]:
-    alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alt})(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w-])(?:{alternation(words)})(?![\w-])", re.IGNORECASE)
 
 
 def words_re(words: list[str]) -> re.Pattern[str]:
