@@ -80,6 +80,10 @@ HELD_OUT = [
     # worked-up foot drop at the knee). Kept as missed: a pseudomeningocele with root entrapment three years
     # on (the tail of the leak's timing) and a haemostat granuloma read as scar (a rare cause's prior).
     HeldOut("vignettes_r9", 30, 28, top3=29),
+    # session 9: incomplete and ambiguous, as a GP or a phone-triage nurse hears it, 2-5 findings (first run
+    # 29/30 at the top, triage 30/30). Kept as missed: new opposite-side root pain on day 3 after a TLIF, no
+    # examination, which the writer took as residual (foraminal) compression; the engine leads with healing.
+    HeldOut("vignettes_r10", 30, 29, top3=29),
 ]
 
 
