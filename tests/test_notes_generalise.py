@@ -874,6 +874,18 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "R buttock, posterolateral thigh, lateral calf to dorsum of foot (L5)",
             {"dermatomal_distribution": True},
         ),
+        # shorthand: a tick against an examined function is normal; plural reflex abbreviations
+        (
+            "Sphincters ✓, saddle sensation ✓.",
+            {"bladder_dysfunction": False, "bowel_dysfunction": False, "saddle_anaesthesia": False},
+        ),
+        ("Sphincters fine, saddle sens intact.", {"bladder_dysfunction": False, "saddle_anaesthesia": False}),
+        ("PF 4/5 bilat. AJs absent bilat.", {"reflex_loss": True}),
+        # "non" negates the next word only
+        (
+            "MRI: a non enhancing sequestered fragment of disc at the operated level.",
+            {"mri_disc_at_operated_level": True},
+        ),
     ],
 )
 def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) -> None:
@@ -1300,6 +1312,31 @@ def test_dictated_notes_are_read_as_typed_and_evidence_points_at_the_dictation()
     # a typed note keeps its words: "one of", "a comma-shaped scar" are not dictation
     typed = case("One of the nurses saw a comma-shaped scar. Discectomy 6 weeks ago, seven out of ten pain.")
     assert typed["days_since_surgery"] == 42
+
+
+def test_unpunctuated_dictation_is_read_clause_by_clause() -> None:
+    """Speech recognition with no punctuation at all: a "no" early on must not negate the rest of the note,
+    and spoken numbers and levels are read as in a dictation that says its punctuation."""
+    text = (
+        "two week post op review this is a forty four year old female who underwent a right L5 as one "
+        "micro discectomy on the fifth of January the leg pain has not improved at all she rates it at "
+        "eight out of ten today which is the same as the eight out of ten she gave on the morning of surgery "
+        "there is no saddle and aesthesia and she is passing water normally the wound has healed with no "
+        "redness on examination "
+        "straight leg raised on the right is positive at thirty degrees the right ankle jerk is absent "
+        "sensation is reduced along the lateral border of the right foot"
+    )
+    got = case(text, "2026-01-20")
+    assert got["age"] == 44 and got["sex"] == "female"
+    assert got["surgery"]["levels"] == ["L5-S1"]
+    assert got["pain_scores"] == [{"day": 0, "nrs": 8}, {"day": 15, "nrs": 8}]
+    f = got["findings"]
+    assert f["saddle_anaesthesia"] is False and f["bladder_dysfunction"] is False
+    assert f["slr_positive"] is True and f["reflex_loss"] is True and f["dermatomal_sensory_loss"] is True
+    # a typed note keeps its sentences; a grid's "L4    5    5" is not a level
+    assert case("Left L4 5 micro discectomy 3 weeks ago. No leg pain.")["surgery"]["levels"] == ["L4-L5"]
+    grid = case("L4/5 discectomy 3 weeks ago.\nMyotome R L\n  L4    5    5\n  L5    5    5\n")
+    assert grid["surgery"]["levels"] == ["L4-L5"]
 
 
 def test_offset_map() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rootcause.adapters.notes.language import Dictation
+from rootcause.adapters.notes.language import Dictation, RunOn
 from rootcause.adapters.notes.typos import OffsetMap, replace_spans
 
 UNITS = {
@@ -88,8 +88,20 @@ def _spoken(pairs: tuple[tuple[str, str], ...], lead: str = "") -> tuple[re.Patt
     return re.compile(rf"{lead}\b(?:{alternatives})\b", re.I), table
 
 
-def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
-    """The note as typed, and a map from its offsets back to the note's (None when nothing changed)."""
+def run_on(text: str, rules: RunOn | None) -> bool:
+    """A dictation typed with no punctuation: fewer sentence ends and line breaks than one per
+    ``rules.words_per_break`` words."""
+    if rules is None:
+        return False
+    words = len(re.findall(r"\b\w+\b", text))
+    breaks = len(re.findall(r"[.!?;]+(?:\s|$)|\n", text))
+    return words >= rules.words_per_break and breaks * rules.words_per_break <= words
+
+
+def undictate(text: str, rules: Dictation, unpunctuated: RunOn | None = None) -> tuple[str, OffsetMap | None]:
+    """The note as typed, and a map from its offsets back to the note's (None when nothing changed).
+
+    Spoken numbers are rewritten in a note that dictates its punctuation or has none (``unpunctuated``)."""
     edits: list[tuple[int, int, str]] = []  # original start, original end, replacement
     taken: list[tuple[int, int]] = []
 
@@ -115,7 +127,15 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
         put(m.start(), m.end(), f"{score}/{'5' if m.group('b').lower() in ('five', '5') else '10'}")
     for m in LEVEL.finditer(text):
         if not any(ch.isalpha() for ch in m.group("a") + (m.group("b") or "")):
-            continue  # "L4-5" as typed
+            # "L4-5" as typed; "L4 5" as dictated, when the second is the next segment
+            a, b = m.group("a"), m.group("b")
+            joined = (
+                re.fullmatch(r"[LS]\d \d", m.group(), re.I) is not None  # not a grid's "L4    5    5"
+                and re.match(r"\s*\d", text[m.end() : m.end() + 4]) is None
+            )
+            if joined and (int(b) == int(a) + 1 or (a, b) == ("5", "1")):
+                put(m.start(), m.end(), f"{m.group('r1').upper()}{a}-{'S' if b == '1' else ''}{b}")
+            continue
         level = m.group("r1").upper() + _digit(m.group("a"))
         if m.group("b"):
             level += "-" + (m.group("r2") or "").upper() + _digit(m.group("b"))
@@ -127,6 +147,7 @@ def undictate(text: str, rules: Dictation) -> tuple[str, OffsetMap | None]:
         for m in marks.finditer(text):
             spoken = re.sub(r"\s+", " ", m.group().strip().lower())
             put(m.start(), m.end(), mark_table[spoken])
+    if dictated or run_on(text, unpunctuated):
         for m in SPOKEN_NUMBER.finditer(text):
             after = text[m.end() : m.end() + 24].lower()
             before = text[max(0, m.start() - 12) : m.start()].lower()

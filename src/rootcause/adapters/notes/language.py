@@ -36,10 +36,19 @@ def _check_regex(patterns: list[str]) -> list[str]:
     return patterns
 
 
+class RunOn(Strict):
+    """Dictation with no punctuation at all: where its sentences start."""
+
+    words_per_break: int = Field(ge=10)  # fewer sentence ends and new lines than one per this many words
+    openers: list[str]  # words that start a clause (one or more words each)
+    not_after: list[str]  # ... unless the word before joins them to it ("when she sits", "of the")
+
+
 class Sentences(Strict):
     abbreviations: list[str]
     answers: list[str] = []
     answer_speakers: list[str] = []
+    run_on: RunOn | None = None
 
 
 class Flex(Strict):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rootcause.adapters.notes.language import Frame, NoteLanguage, default_language
+from rootcause.adapters.notes.language import Frame, NoteLanguage, RunOn, default_language
 from rootcause.adapters.notes.phrases import PhraseIndex
 from rootcause.adapters.notes.timewords import alternation
 
@@ -158,10 +158,34 @@ def _answer_on_next_line(toks: list[tuple[str, str]], i: int, answers: set[str],
     )
 
 
+def _split_run_on(toks: list[tuple[str, str]], starts: list[bool], run_on: RunOn) -> None:
+    """In a dictation with no punctuation, start a sentence at each clause opener (language data
+    ``sentences.run_on``), so a "no" early on does not negate the rest of the note."""
+    words = sum(1 for tx, _ in toks if tx[:1].isalnum())
+    breaks = sum(1 for tx, _ in toks if tx in SENTENCE_END or ("\n" in tx and not tx.strip()))
+    if words < run_on.words_per_break or breaks * run_on.words_per_break > words:
+        return
+    openers = sorted({o.lower() for o in run_on.openers}, key=len, reverse=True)
+    not_after = {w.lower() for w in run_on.not_after}
+    for i in range(1, len(toks)):
+        if starts[i] or not toks[i][0][:1].isalnum():
+            continue
+        prev = toks[i - 1][0].lower()
+        if prev in not_after or not prev[-1:].isalpha():
+            continue  # nor after a number: "the 8/10 she gave on the morning of surgery" is one clause
+        ahead = "".join(tx + ws for tx, ws in toks[i : i + 6]).lower()
+        for opener in openers:
+            if ahead.startswith(opener) and not ahead[len(opener) : len(opener) + 1].isalnum():
+                starts[i] = True
+                break
+
+
 def _sentencizer_factory(lang: NoteLanguage) -> Any:
     abbreviations = {a.lower().rstrip(".") for a in lang.sentences.abbreviations}
     answers = {a.lower() for a in lang.sentences.answers}
     speakers = {a.lower() for a in lang.sentences.answer_speakers}
+
+    run_on = lang.sentences.run_on
 
     def rc_sentences(doc: Any) -> Any:
         import numpy as np
@@ -219,6 +243,8 @@ def _sentencizer_factory(lang: NoteLanguage) -> Any:
                 depth += 1
             elif tx == ")" and depth:
                 depth -= 1
+        if run_on is not None:
+            _split_run_on(toks, starts, run_on)
         if n:
             flags = np.array([1 if f else -1 for f in starts], dtype="int64").astype(
                 "uint64"

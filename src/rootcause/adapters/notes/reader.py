@@ -89,7 +89,7 @@ def read_note(
 
 
 def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
-    typed, spoken = undictate(normalise(text, pl.lang), pl.lang.dictation)
+    typed, spoken = undictate(normalise(text, pl.lang), pl.lang.dictation, pl.lang.sentences.run_on)
     normalised, corrected = pl.correct(typed)
     offsets = [m for m in (corrected, spoken) if m is not None]  # back to the typed text, then to the note
     doc = pl.run(normalised)

@@ -91,9 +91,10 @@ PAST_SCORE = re.compile(
     r"last\s+(?:week|month|visit|review|time)|before)\b",
     re.I,
 )
+# "8/10 on the morning of surgery", "the eight out of ten she gave on the day of surgery": the operation's day
 SCORE_SURGERY_DAY = re.compile(
-    r"^\W*(?:on\s+|in\s+)?(?:the\s+)?(?:evening|day|night|afternoon)\s+of\s+(?:the\s+|her\s+|his\s+)?"
-    r"(?:surgery|operation|op)\b"
+    r"^\W*(?:(?:she|he|they|i|gave|given|reported|scored|rated|recorded|was|were)\s+){0,2}(?:on\s+|in\s+)?(?:the\s+)?"
+    r"(?:evening|day|night|afternoon|morning)\s+of\s+(?:the\s+|her\s+|his\s+)?(?:surgery|operation|op)\b"
 )
 # words just before a date that make it the day something started ("since", "on", "around", "began")
 ONSET_DATE_LEAD = re.compile(
