@@ -881,6 +881,9 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Sphincters fine, saddle sens intact.", {"bladder_dysfunction": False, "saddle_anaesthesia": False}),
         ("PF 4/5 bilat. AJs absent bilat.", {"reflex_loss": True}),
+        # a medicine "NOT stopped" is still taken; what coughing "sends down" the leg
+        ("Aspirin 75 OD NOT stopped pre-op (per drug chart), given this AM.", {"anticoagulated": True}),
+        ("Coughing sends it down the thigh.", {"pain_worse_with_cough_or_sneeze": True}),
         # "non" negates the next word only
         (
             "MRI: a non enhancing sequestered fragment of disc at the operated level.",
@@ -1180,6 +1183,20 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"days_since_surgery": 56},
         ),
+        # the leg pain dated by the event told in the sentence before ("...; since then"); "woke Sun AM with"
+        (
+            "Spinal clinic 12/03/2026. L4-S1 fusion 01/08/2019, leg pain gone after it. Six weeks ago he "
+            "twisted getting out of his car and felt a sharp twinge in his back; since then L) anterior "
+            "thigh pain, came on over a day or so and has steadily got worse.",
+            None,
+            {"onset_days": 2373, "onset_speed": "sudden", "trend": "worsening"},
+        ),
+        (
+            "SBAR 03:10 17/06/2026. 41M, 5/52 post L5/S1 microdiscectomy (13/05/2026). Sciatica fully "
+            "resolved post-op. Woke Sun AM with severe pain both legs.",
+            None,
+            {"onset_days": 32},
+        ),
         # the option ticked on a form, the unticked ones blanked
         (
             "L5-S1 laminectomy 17/07/2026. Seen 18/09/2026.\n"
@@ -1275,6 +1292,20 @@ def test_new_weakness_after_normal_preoperative_power() -> None:
     )
     assert got["foot_drop"] is True and got["new_motor_deficit"] is True
     assert got["preop_motor_deficit"] is False
+
+
+def test_weakness_after_normal_power_earlier_the_same_day_is_progressive() -> None:
+    """Normal power at the evening's neurological observations and weakness now: a deficit evolving by the
+    hour (a haematoma's sign); normal power on an earlier day is a new deficit, not yet a progressive one."""
+    got = findings(
+        "POD1 open L3-5 laminectomy. 18:30 nursing neuro obs: 5/5 throughout, moving legs well. "
+        "Since ~20:30 legs heavy. Now hip flex 3/5 bilat, DF R) 2/5 L) 1/5."
+    )
+    assert got["new_motor_deficit"] is True and got["progressive_weakness"] is True
+    earlier_day = findings(
+        "POD 2 XLIF. Was mobilising independently on POD 1 with normal leg power. O/E: L hip flexion 2/5."
+    )
+    assert earlier_day.get("progressive_weakness") is not True
 
 
 # ---------------------------------------------------------------------------- typos

@@ -938,6 +938,10 @@ class FindingReader:
         if hist or before or preop_normal:
             first = exam_weak[0]
             self.add("new_motor_deficit", True, first.target, "new_deficit", first.start, first.end)
+        since_operation = _rx(self.lang.new_deficit.since_operation_cues, case_sensitive_caps=False)
+        if any(r.target is not None and since_operation.search(r.target.sentence.text) for r in before):
+            first = exam_weak[0]
+            self.add("progressive_weakness", True, first.target, "new_deficit", first.start, first.end)
 
     # ------------------------------------------------------------------ all
     def resolve(self) -> dict[str, bool]:

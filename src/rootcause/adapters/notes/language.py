@@ -222,6 +222,7 @@ class ReadingQualifier(Strict):
 class NewDeficit(Strict):
     earlier_cues: list[str]
     history_findings: list[str]
+    since_operation_cues: list[str] = []  # earlier_cues that date the normal power after the operation
 
 
 class Implication(Strict):

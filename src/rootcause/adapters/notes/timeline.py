@@ -62,6 +62,7 @@ NEW_PAIN = re.compile(
     r"(?:leg\s+)?(?:pain|sciatica|radicular\s+pain|symptoms)\b",
     re.I,
 )
+SINCE_THEN = re.compile(r"^\W*(?:and\s+)?(?:ever\s+)?since\s+(?:then|that(?:\s+(?:day|time))?)\b", re.I)
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
 COMPARED_WITH = re.compile(
     r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I
@@ -185,7 +186,8 @@ class TimeReader(DaysMixin):
         self.exam_sentences = self._exam_sentences()
         wds = "|".join(sorted(tl.weekdays, key=len, reverse=True))
         self.weekday_rx = _c(
-            rf"\b(?:since|on|last)\s+(?:last\s+)?({wds})\b|\b({wds})\s+(?:morning|afternoon|evening|night)\b"
+            rf"\b(?:since|on|last)\s+(?:last\s+)?({wds})\b|\b({wds})\s+(?:morning|afternoon|evening|night|am|pm)\b"
+            rf"|\b(?:woke|waking|woken)\s+(?:up\s+)?(?:on\s+)?({wds})\b"  # "woke Sun AM with severe pain"
         )
         rel = self.lang.relief
         self._relief_any = _c(
@@ -467,7 +469,7 @@ class TimeReader(DaysMixin):
                     return sent
             m = self.weekday_rx.search(sent.text)
             if m and self.out.note_date is not None:
-                wd = self.lang.timeline.weekdays[(m.group(1) or m.group(2)).lower()]
+                wd = self.lang.timeline.weekdays[next(g for g in m.groups() if g).lower()]
                 back = (self.out.note_date.weekday() - wd) % 7 or 7
                 if self._set_onset(
                     days - back, sent.start + m.start(), sent.start + m.end(), sudden=back <= 2
@@ -476,7 +478,7 @@ class TimeReader(DaysMixin):
         # B: "x 5/7", "for 3 months", "over the last 18 months", "ten days ago", "3/12 of ..."
         trend = self.lang.trend
         for sent in cands:
-            if not self.legish(sent.text):
+            if not (self.legish(sent.text) or self._leg_pain_since_then(sent)):
                 continue
             if _any_of(trend, "trend", "stable").search(sent.text):
                 continue
@@ -498,6 +500,15 @@ class TimeReader(DaysMixin):
                 ):
                     return sent
         return self._since_operation(cands)
+
+    def _leg_pain_since_then(self, sent: Sentence) -> bool:
+        """'Six weeks ago he twisted getting out of his ute and felt a twinge in his back; since then L) thigh
+        pain ...': the event's sentence dates the leg pain the next one tells."""
+        nxt = sent.index + 1
+        if nxt >= len(self.nd.sentences):
+            return False
+        text = self.nd.sentences[nxt].text
+        return bool(SINCE_THEN.match(text)) and self.legish(text)
 
     def _operation_day(self) -> dt.date | None:
         """The operation's date: as written, or the note's date less the days since surgery."""
