@@ -881,6 +881,15 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         ),
         ("Sphincters fine, saddle sens intact.", {"bladder_dysfunction": False, "saddle_anaesthesia": False}),
         ("PF 4/5 bilat. AJs absent bilat.", {"reflex_loss": True}),
+        # shorthand for a leak: "HA" for headache; a watery drip from the scar
+        (
+            "x3 days clear watery drip from bottom of scar. Pounding HA whenever upright, eases lying down.",
+            {"clear_fluid_from_wound": True, "positional_headache": True},
+        ),
+        (
+            "MRI: 14 mm mass in the right lateral recess at L4/5, ?foreign body reaction to haemostatic.",
+            {"imaging_mass_at_operated_level": True},
+        ),
         # a medicine "NOT stopped" is still taken; what coughing "sends down" the leg
         ("Aspirin 75 OD NOT stopped pre-op (per drug chart), given this AM.", {"anticoagulated": True}),
         ("Coughing sends it down the thigh.", {"pain_worse_with_cough_or_sneeze": True}),
