@@ -22,7 +22,8 @@ from rootcause.adapters.notes.timewords import (
 )
 
 PREOP = re.compile(
-    r"\b(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|op|operation)|pre-?op(?:erative(?:ly)?)?|prior\s+to\s+(?:the\s+)?surgery)\b",
+    r"\b(?:before\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|op|operation)|pre-?op(?:erative(?:ly)?)?|prior\s+to\s+(?:the\s+)?surgery"
+    r"|(?:when\s+(?:i|we)\s+)?listed\s+(?:him|her|them)?\s*for\s+(?:surgery|the\s+operation)|at\s+listing)\b",
     re.IGNORECASE,
 )
 PREOP_PSEUDO = re.compile(
