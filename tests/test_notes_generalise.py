@@ -894,6 +894,13 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "MRI: 14 mm mass in the right lateral recess at L4/5, ?foreign body reaction to haemostatic.",
             {"imaging_mass_at_operated_level": True},
         ),
+        # a grade held back by pain is not weakness; a hip's rotation "w/ reproduction of groin pain"; "N/T"
+        ("MMT 5/5 B/L LE except R hip abd 4/5 (pain-limited).", {}),
+        (
+            "Hip PROM: R IR 10 deg w/ reproduction of groin pain, L IR 35 deg pain-free.",
+            {"hip_rotation_painful": True},
+        ),
+        ("Denies N/T.", {"numbness": False, "paraesthesia": False}),
         # "not enhancing" describes the mass, it does not negate what follows
         (
             "MRI: 1.5 cm mass in the lateral recess, not enhancing, unlike disc or scar.",

@@ -529,12 +529,18 @@ class FindingReader:
                     graded.append((mu, last_grade[0], last_grade[1]))
         if not graded:
             return
-        weak = [(mu, gr, g) for mu, gr, g in graded if gr < 5]
+        held_back = _rx(power.not_weakness_after, case_sensitive_caps=False)
+        below = [(mu, gr, g) for mu, gr, g in graded if gr < 5]
+        weak = [
+            (mu, gr, g)
+            for mu, gr, g in below
+            if not held_back.match(self.nd.text[g.end : g.end + 30].lstrip(" ([-–,"))
+        ]
         if weak:
             for _mu, _gr, g in weak[:1]:
                 self.add("leg_weakness", True, g, "grade")
                 self.qualify_reading("leg_weakness", g)  # "4+/5 globally, unchanged from 2024"
-        else:
+        elif not below:
             g0 = graded[0][2]
             for fid in ("leg_weakness", "new_motor_deficit", "progressive_weakness"):
                 self.add(fid, False, g0, "grade")

@@ -192,6 +192,10 @@ class Power(Strict):
     femoral_muscles: list[str]
     femoral_support: list[list[str]]
     progression: GradeProgression
+    not_weakness_after: list[str] = Field(
+        default=[],
+        description="a grade below 5 followed by one of these is not weakness ('4/5 pain-limited')",
+    )
 
     @model_validator(mode="after")
     def _known_muscles(self) -> Power:
