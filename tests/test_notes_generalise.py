@@ -894,6 +894,9 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "MRI: 14 mm mass in the right lateral recess at L4/5, ?foreign body reaction to haemostatic.",
             {"imaging_mass_at_operated_level": True},
         ),
+        # a headache eased by a posture is a leak's sign, not neurogenic claudication
+        ("Headache worse on sitting or standing, eases lying flat.", {"positional_headache": True}),
+        ("Leg pain on walking, eased by sitting.", {"neurogenic_claudication": True}),
         # a grade held back by pain is not weakness; a hip's rotation "w/ reproduction of groin pain"; "N/T"
         ("MMT 5/5 B/L LE except R hip abd 4/5 (pain-limited).", {}),
         (
@@ -935,6 +938,8 @@ def test_negation_lists_and_abbreviations(text: str, expected: dict[str, bool]) 
             "No problems with my waterworks or my back passage and no numbness down below.",
             "saddle_anaesthesia",
         ),
+        ("Headache worse on sitting or standing, eases lying flat.", "neurogenic_claudication"),
+        ("MMT 5/5 B/L LE except R hip abd 4/5 (pain-limited).", "leg_weakness"),
     ],
 )
 def test_words_that_name_another_thing(text: str, absent: str) -> None:

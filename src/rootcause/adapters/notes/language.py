@@ -98,6 +98,9 @@ class Frame(Strict):
         default_factory=list, description="a name after one of these words or phrases is not read"
     )
     block_after: list[str] = Field(default_factory=list, description="a name before one of these is not read")
+    not_in_sentence_with: list[str] = Field(
+        default_factory=list, description="not read in a sentence with one of these words (single words)"
+    )
     negative_block_after: list[str] = Field(
         default_factory=list,
         description="no negative result for a name before one of these ('normal sensation over')",

@@ -195,9 +195,13 @@ def make_selector(lang: NoteLanguage) -> Any:
             block_after = {w.lower() for w in frame.block_after}
             neg_block_after = {w.lower() for w in frame.negative_block_after}
             cands = results.get(idx, [])
+            elsewhere = {w.lower() for w in frame.not_in_sentence_with}
+            excluded = {sids[i] for i in range(n) if doc[i].lower_ in elsewhere} if elsewhere else set()
             for a in prune_longest(name_spans):
                 if a.start > 0 and doc[a.start - 1].lower_ in block_before:
                     continue
+                if sids[a.start] in excluded:
+                    continue  # "headache worse on sitting or standing, eases lying flat": not claudication
                 if any(  # a phrase before the name: "on the saddle" (a bicycle's)
                     " " in b
                     and a.start >= b.count(" ") + 1
