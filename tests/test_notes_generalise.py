@@ -93,6 +93,9 @@ HELD_OUT_FLOORS = [
     # session 9: shorthand, handovers and dictation with no punctuation (first run 0.78 / 0.85, 1 red-flag
     # error, triage lower in 4 notes)
     ("notes_heldout23", 0.84, 0.87, 1, 0.96),
+    # a week's mixed inbox written after the session-9 rules: the honest estimate (first run 0.82 / 0.88, 2
+    # red-flag errors, no note read a level lower; the reader at the session's start scored 0.82 / 0.88 too)
+    ("notes_heldout24", 0.83, 0.88, 1, 0.96),
 ]
 
 
@@ -140,6 +143,7 @@ def test_later_heldout_sets_keep_their_score(
         # h22-16: meralgia's numbness the day after surgery read as from the operation (soon -> routine)
         ("notes_heldout22", 1),
         ("notes_heldout23", 0),
+        ("notes_heldout24", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -893,6 +897,21 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
         (
             "MRI: 14 mm mass in the right lateral recess at L4/5, ?foreign body reaction to haemostatic.",
             {"imaging_mass_at_operated_level": True},
+        ),
+        # retention measured, then resolved later in the same long sentence; a calf that "swelled up"
+        (
+            "Bladder scan 600 ml - catheterised overnight, TWOC successful and voiding normally since.",
+            {"bladder_dysfunction": False},
+        ),
+        (
+            "Since friday my LEFT calf has swelled up, its tight and hot.",
+            {"calf_swelling_or_tenderness": True},
+        ),
+        # "..., for eight months before the operation, a left foot drop": the weakness predates surgery
+        (
+            "Before surgery he had three years of claudication and, for the last eight months before the "
+            "operation, a left foot drop. On examination ankle dorsiflexion is 3/5 on the left.",
+            {"preop_motor_deficit": True, "leg_weakness": True},
         ),
         # a headache eased by a posture is a leak's sign, not neurogenic claudication
         ("Headache worse on sitting or standing, eases lying flat.", {"positional_headache": True}),

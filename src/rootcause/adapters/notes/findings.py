@@ -101,6 +101,7 @@ SAME_AS_BEFORE = re.compile(
 GRADE_OF_5 = re.compile(r"([0-5])\s*([+-]?)\s*/\s*5")
 FULL_POWER = re.compile(r"5\s*/\s*5|full\s+power|power\s+(?:is\s+)?normal", re.I)
 NEGATED_WORD = re.compile(r"\b(?:no|not|never|nil|isn.t|aren.t)\s+(?:\w+\s+){0,2}$", re.I)
+MEASURED_BESIDE_CHARS = 24  # a lexicon word this close to a measurement of its finding is the measurement's
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
     r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
@@ -262,7 +263,7 @@ class FindingReader:
                     continue
                 if fid in rules.not_with and self.examined_with(t, rules.not_with[fid]):
                     continue
-                if t.info.kind == "lex" and fid in self.measured_sentences.get(t.sentence.index, ()):
+                if t.info.kind == "lex" and self.measured_beside(t, fid):
                     continue  # "had a temperature of 37.4": the measurement decides
                 if t.info.kind == "negonly":
                     if negated:
@@ -293,15 +294,23 @@ class FindingReader:
                     self.examined_normal.append(t)
 
     @cached_property
-    def measured_sentences(self) -> dict[int, set[str]]:
-        """Sentence index -> findings a usable measurement in that sentence gives a value for (one that is
+    def measured_sentences(self) -> dict[int, list[tuple[str, int, int]]]:
+        """Sentence index -> (finding, start, end) of each usable measurement in that sentence (one that is
         someone else's, hypothetical or uncertain decides nothing)."""
         by_id = {m.id: m.finding for m in self.lang.measurements}
-        out: dict[int, set[str]] = {}
+        out: dict[int, list[tuple[str, int, int]]] = {}
         for t in self.nd.targets:
             if t.info.kind == "meas" and t.info.key in by_id and self.nd.usable(t):
-                out.setdefault(t.sentence.index, set()).add(by_id[t.info.key])
+                out.setdefault(t.sentence.index, []).append((by_id[t.info.key], t.start, t.end))
         return out
+
+    def measured_beside(self, t: Target, fid: str) -> bool:
+        """A measurement of ``fid`` in the target's clause ("had a temperature of 37.4"), not one told
+        earlier in a long sentence ("bladder scan 600 ml - catheterised, ... voiding normally since")."""
+        return any(
+            f == fid and max(start - t.end, t.start - end) <= MEASURED_BESIDE_CHARS
+            for f, start, end in self.measured_sentences.get(t.sentence.index, ())
+        )
 
     def denied_at_once(self, t: Target) -> bool:
         """A negation written right before the target ("hasn't passed urine"), not one reaching it across a
