@@ -1246,6 +1246,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"onset_days": 32},
         ),
+        # of several dated operations, the latest is the index one
+        (
+            "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "
+            "discectomy in 2013; then an L4-S1 PLIF on 12/06/2019, complicated by a dural tear.",
+            None,
+            {"procedure": "fusion", "days_since_surgery": 2435, "levels": ["L4-L5", "L5-S1"]},
+        ),
         # a letter's "who you will recall had ..." tells the operation; a score "when I listed him" is pre-op
         (
             "Clinic 22/10/2026. Dear Dr Ross, I saw Tomasz who you will recall had a right L5/S1 "

@@ -148,7 +148,7 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
         ]
     if not procs:
         return None
-    first = procs[0]
+    first = _latest_dated(nd, procs) or procs[0]
     group = [t for t in procs if t.sentence.index == first.sentence.index]
     entries = [ops[int(t.info.key)] for t in group]
     reading = OperationReading(group, entries)
@@ -207,6 +207,26 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
         reading.evidence.append(Evidence("surgery.instrumented", True, target.start, target.end, target.text))
     reading.surgery = surgery
     return reading
+
+
+# a date or year written right after an operation's name: "discectomy in 2013", "PLIF on 12/06/2019", "(2019)"
+OPERATION_DATE = re.compile(
+    r"^[^.;:\n]{0,12}?\b(?:in|on|of|,|\()?\s*(?:(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-])?(?P<y>(?:19|20)\d\d)\b"
+)
+
+
+def _latest_dated(nd: NoteDoc, procs: list[Target]) -> Target | None:
+    """'L5/S1 discectomy in 2011; revision discectomy in 2013; then an L4-S1 PLIF on 12/06/2019': where
+    two or more operations are dated, the index operation is the latest (None when fewer are dated)."""
+    dated: list[tuple[tuple[int, int, int], Target]] = []
+    for t in procs:
+        m = OPERATION_DATE.match(nd.text[t.end : min(t.sentence.end, t.end + 40)])
+        if m is not None:
+            day, month = (int(m["d"]), int(m["m"])) if m["d"] else (0, 0)
+            dated.append(((int(m["y"]), month, day), t))
+    if len({when for when, _ in dated}) < 2:
+        return None
+    return max(dated, key=lambda d: d[0])[1]
 
 
 def earlier_operation(nd: NoteDoc, reading: OperationReading) -> Target | None:
