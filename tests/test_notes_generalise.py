@@ -913,6 +913,7 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "operation, a left foot drop. On examination ankle dorsiflexion is 3/5 on the left.",
             {"preop_motor_deficit": True, "leg_weakness": True},
         ),
+        ("Then gradual return of R S1-distribution leg pain.", {"dermatomal_distribution": True}),
         # a headache eased by a posture is a leak's sign, not neurogenic claudication
         ("Headache worse on sitting or standing, eases lying flat.", {"positional_headache": True}),
         ("Leg pain on walking, eased by sitting.", {"neurogenic_claudication": True}),
