@@ -1247,6 +1247,20 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"onset_days": 32},
         ),
+        # "by that evening" dates the leg pain by the event before; a ward note's "From ~03:00" is today
+        (
+            "18-May-2026. Right L4/5 microdiscectomy on 09-Feb-2023. Ten days ago she was lifting bags "
+            "of compost and felt a twinge in her low back; by that evening she had sharp pain from her "
+            "LEFT buttock to the foot. It has not eased at all over the ten days.",
+            None,
+            {"onset_days": 1184, "trend": "stable"},
+        ),
+        (
+            "SBAR 14/03/2026 06:50. POD 1 open L3-S1 laminectomy (13/03). Legs much better than pre-op. "
+            "From ~03:00 ↑↑ pain both legs, now 9/10.",
+            None,
+            {"onset_days": 1, "trend": "worsening"},
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

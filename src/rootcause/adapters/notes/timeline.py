@@ -63,7 +63,12 @@ NEW_PAIN = re.compile(
     r"(?:leg\s+)?(?:pain|sciatica|radicular\s+pain|symptoms)\b",
     re.I,
 )
-SINCE_THEN = re.compile(r"^\W*(?:and\s+)?(?:ever\s+)?since\s+(?:then|that(?:\s+(?:day|time))?)\b", re.I)
+# "...; since then L) thigh pain", "...; by that evening she had sharp pain": the clause before dates it
+SINCE_THEN = re.compile(
+    r"^\W*(?:and\s+)?(?:(?:ever\s+)?since\s+(?:then|that(?:\s+(?:day|time))?)"
+    r"|(?:by|later)\s+that\s+(?:evening|night|afternoon|day)|that\s+(?:evening|night|afternoon))\b",
+    re.I,
+)
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
 COMPARED_WITH = re.compile(
     r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I
