@@ -1348,6 +1348,21 @@ def test_relief_phrasings(text: str, relief: str) -> None:
         ),
         ("Fusion 2019. Aching in both thighs on walking, which has gradually progressed.", "worsening"),
         ("Discectomy 5 weeks ago. Leg pain 7/10 today, a little worse each fortnight.", "worsening"),
+        # a sentence about the complaint that does not name it; a template's course; shorthand
+        (
+            "Fusion 2022. Buttock and thigh pain on walking since spring. Worse again over the last month.",
+            "worsening",
+        ),
+        ("Laminectomy 2025. Site: Calf | Side: Right | Course: Worsening", "worsening"),
+        ("Laminectomy 2025. Calf ache on walking, and the distance keeps getting shorter.", "worsening"),
+        ("Laminectomy 2024. L leg pain returned ~4/12 ago, slowly ↑.", "worsening"),
+        ("TLIF 3 weeks ago. R leg pain 3/10 today, and a bit less each day.", "improving"),
+        ("Laminectomy 2024. L>R leg pain down side of shins. No worse over past couple of months.", "stable"),
+        (
+            "Date: 20/11/2026. L5/S1 microdiscectomy last March. Three weeks ago he developed pain in "
+            "the front of the right thigh, which has been no better and no worse since.",
+            "stable",
+        ),
     ],
 )
 def test_trend_phrasings(text: str, trend: str | None) -> None:

@@ -69,6 +69,12 @@ SINCE_THEN = re.compile(
     r"|(?:by|later)\s+that\s+(?:evening|night|afternoon|day)|that\s+(?:evening|night|afternoon))\b",
     re.I,
 )
+TREND_OPENING = re.compile(
+    r"^\W*(?:it|this|these|they|the\s+pain|pain|symptoms|unchanged|stable|improving|worsening|getting|steadily"
+    r"|progressively|gradually|slowly|slightly|much|a\s+(?:bit|little)|worse|better|no\s+(?:better|worse))\b",
+    re.I,
+)
+COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
 COMPARED_WITH = re.compile(
     r"(?:\bthan|\bcompared\s+(?:to|with)|\bsame\s+as|\bas\s+(?:bad|good)\s+as)\s*$", re.I
@@ -486,8 +492,8 @@ class TimeReader(DaysMixin):
         for sent in cands:
             if not (self.legish(sent.text) or self._leg_pain_since_then(sent)):
                 continue
-            if _any_of(trend, "trend", "stable").search(sent.text):
-                continue
+            if _any_of(trend, "trend", "stable").search(sent.text) and not self.onset_verbs.search(sent.text):
+                continue  # "stable for 3 months" is how long it has been the same, unless it began then
             if (
                 relief in ("partial", "none")
                 and _any_of(trend, "trend", "worsening").search(sent.text)
@@ -620,11 +626,9 @@ class TimeReader(DaysMixin):
         exclude = _words_re(self.lang.timeline.trend_exclude_after)
         for sent in self.complaint_sentences():
             text = sent.text
-            starts_ok = re.match(
-                r"^\s*(?:it|this|these|they|the\s+pain|pain|symptoms|unchanged|stable|improving|worsening|getting)\b",
-                text,
-                re.I,
-            )
+            # a sentence about the complaint without naming it: "It ...", "Worse again over the last month",
+            # "Steadily worse since", "slightly better this week", a template's "Course: worsening"
+            starts_ok = TREND_OPENING.match(text) or COURSE_FIELD.search(text)
             if self.back.search(text) and not self.leg.search(text):
                 continue
             if not (self.trend_words.search(text) or starts_ok):
