@@ -1261,6 +1261,19 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"onset_days": 1, "trend": "worsening"},
         ),
+        # how the pain came, told without a day it began; waking in recovery with it; a crack felt
+        ("Laminectomy 2023. The leg pain came on gradually.", None, {"onset_speed": "gradual"}),
+        (
+            "POD 1 L4/5 microdiscectomy. Woke in recovery with NEW severe L leg pain down the outer shin.",
+            None,
+            {"onset_days": 0, "onset_speed": "sudden"},
+        ),
+        (
+            "Discectomy 8 weeks ago. About five weeks ago I was getting out of the bath and I felt a crack "
+            "in my back, and since then I've had pain down the right leg.",
+            None,
+            {"onset_days": 21, "onset_speed": "sudden"},
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

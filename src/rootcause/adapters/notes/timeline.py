@@ -593,7 +593,15 @@ class TimeReader(DaysMixin):
         return True
 
     def read_speed(self, onset_sentence: Sentence | None) -> None:
-        if onset_sentence is None or "onset_speed" in self.out.leg_pain:
+        if "onset_speed" in self.out.leg_pain:
+            return
+        if onset_sentence is None:
+            # no day of onset, but how it came is told: "It came on gradually and it's getting worse"
+            hits = self._speed_hits([s for s in self.complaint_sentences() if self.legish(s.text)])
+            if len(hits) == 1:
+                cls, (s, e) = next(iter(hits.items()))
+                self.out.leg_pain["onset_speed"] = cls
+                self.ev("leg_pain.onset_speed", cls, s, e)
             return
         sents = [onset_sentence]
         nxt = onset_sentence.index + 1
