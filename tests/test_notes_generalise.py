@@ -1338,6 +1338,17 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
             "Discectomy 12 days ago. Back pain not relieved by lying still; leg pain totally gone after op.",
             "complete",
         ),
+        # colloquial and clipped tellings
+        ("Fusion 3 weeks ago. The leg pain I had before was gone.", "complete"),
+        ("Laminectomy 2024. History: the pre-op aching pain down the left shin has gone.", "complete"),
+        ("Laminectomy 2024. Hx: excellent relief of bilat NC post-op.", "complete"),
+        ("Microdiscectomy 6 weeks ago. The op worked a treat for my leg pain.", "complete"),
+        ("Discectomy. R leg pain much eased by the op.", "partial"),
+        ("Laminectomy. The pain in both thighs improved partly after the operation.", "partial"),
+        (
+            "Discectomy 3 weeks ago. R leg pain unchanged, 8/10, exactly the same as before the operation.",
+            "none",
+        ),
     ],
 )
 def test_relief_phrasings(text: str, relief: str) -> None:
