@@ -1274,6 +1274,16 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"onset_days": 21, "onset_speed": "sudden"},
         ),
+        # a month-only onset when the month is a small share of the time since; ward shorthand
+        (
+            "Letter 10/02/2026. L5/S1 discectomy 15/05/2023. From about mid-September he noticed a new pain "
+            "running down the right calf.",
+            None,
+            {"onset_days": 854},
+        ),
+        ("Ward round 12/06/2026. POD6 L3-5 PLIF. c/o L) calf ache since yest AM.", None, {"onset_days": 5}),
+        ("SBAR 14/03/2026. POD 1 L4/5 laminectomy. Woke 04:00 with pain both legs.", None, {"onset_days": 1}),
+        ("Physio 20/07/2026. TLIF 01/05/2026.\nOnset: 3 weeks ago | Course: Worse", None, {"onset_days": 59}),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

@@ -3,6 +3,7 @@ relief the operation gave, and dated pain scores. Each value keeps the text span
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ TREND_OPENING = re.compile(
     r"|progressively|gradually|slowly|slightly|much|a\s+(?:bit|little)|worse|better|no\s+(?:better|worse))\b",
     re.I,
 )
+ONSET_FIELD = re.compile(r"\bonset\s*:", re.I)
 COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
 COMPARED_WITH = re.compile(
@@ -235,7 +237,11 @@ class TimeReader(DaysMixin):
     def legish(self, text: str) -> bool:
         hit = self._legish.get(text)
         if hit is None:
-            hit = bool(self.leg.search(text)) or (bool(self.pain.search(text)) and not self.back.search(text))
+            hit = (
+                bool(self.leg.search(text))
+                or (bool(self.pain.search(text)) and not self.back.search(text))
+                or bool(ONSET_FIELD.search(text))  # a template's "Onset: 3 weeks ago | Course: Worsening"
+            )
             self._legish[text] = hit
         return hit
 
@@ -537,15 +543,25 @@ class TimeReader(DaysMixin):
         if surgery is None or not (self.onset_verbs.search(sent.text) or RETURN_CUE.search(sent.text)):
             return None
         for d in self.date_mentions:
-            if not sent.start <= d.start < sent.end or d.month_only or d.date == note:
+            if not sent.start <= d.start < sent.end or d.date == note:
                 continue
             lead = self.nd.text[max(sent.start, d.start - 30) : d.start]
             if not ONSET_DATE_LEAD.search(lead) and d.start - sent.start > 3:
                 continue
             value = (d.date - surgery).days
+            if d.month_only and not self._month_precise_enough(d, value):
+                continue  # "since January": the month's days are too many for so short a time
             if value > 0 and (days is None or value <= days):
                 return value, d.start, d.end
         return None
+
+    def _month_precise_enough(self, d: DateMention, value: int) -> bool:
+        """A month-only onset (taken as its 15th) is used only when the month's spread is within the share
+        the annotation rules allow (10 %) of the days counted ("from about mid-April", 154 days on)."""
+        first = d.date.replace(day=1)
+        last = d.date.replace(day=calendar.monthrange(d.date.year, d.date.month)[1])
+        spread = max((d.date - first).days, (last - d.date).days)
+        return value > 0 and spread <= self.lang.timeline.month_only_within * value
 
     def _dates_complaint(self, d: Duration, before: str, rest: str) -> bool:
         """'x 5/7', 'for 3 months', 'over the last 18 months', 'ten days ago', '3/12 of ...'."""

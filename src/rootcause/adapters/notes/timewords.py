@@ -125,7 +125,7 @@ def _build(lang: NoteLanguage) -> Patterns:
     # January 2021") or after last/this ("with you last March")
     month_only = re.compile(
         r"\b(?:(?:in|since|from|during|of|early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+"
-        r"(?:(?:early|late|mid)[- ])?"
+        r"(?:(?:about|around|approximately|roughly)\s+)?(?:(?:early|late|mid)[- ])?"
         rf"(?P<mon>{months})\b(?!\s*\d{{1,2}}\b(?!\d))(?:\s+(?P<y>\d{{4}})|\s+(?P<rel>last|this)\s+year)?"
         rf"|(?P<mon2>{months})\.?,?\s+(?P<y2>(?:19|20)\d{{2}})\b"
         rf"|\b(?P<rel2>last|this)\s+(?P<mon3>{months})\b)",
