@@ -914,6 +914,10 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"preop_motor_deficit": True, "leg_weakness": True},
         ),
         ("Then gradual return of R S1-distribution leg pain.", {"dermatomal_distribution": True}),
+        # a fever told by a rigour or a reading taken at home; weakness "weaker now than when he arrived"
+        ("On saturday he had a shaking rigour lasting twenty minutes.", {"fever": True}),
+        ("Night sweats; wife took his temp Tue night - 38.3. T 37.8 today.", {"fever": True}),
+        ("He says his legs are weaker now than when he arrived.", {"progressive_weakness": True}),
         # a headache eased by a posture is a leak's sign, not neurogenic claudication
         ("Headache worse on sitting or standing, eases lying flat.", {"positional_headache": True}),
         ("Leg pain on walking, eased by sitting.", {"neurogenic_claudication": True}),
