@@ -1489,7 +1489,10 @@ def test_unpunctuated_dictation_is_read_clause_by_clause() -> None:
         "straight leg raised on the right is positive at thirty degrees the right ankle jerk is absent "
         "sensation is reduced along the lateral border of the right foot"
     )
-    got = case(text, "2026-01-20")
+    reading = read_note(text, "2026-01-20")
+    for ev in reading.evidence:  # rewritten words still point at what was dictated
+        assert text[ev["start"] : ev["end"]] == ev["text"]
+    got = reading.case
     assert got["age"] == 44 and got["sex"] == "female"
     assert got["surgery"]["levels"] == ["L5-S1"]
     assert got["pain_scores"] == [{"day": 0, "nrs": 8}, {"day": 15, "nrs": 8}]
