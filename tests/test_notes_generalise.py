@@ -914,6 +914,10 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             {"preop_motor_deficit": True, "leg_weakness": True},
         ),
         ("Then gradual return of R S1-distribution leg pain.", {"dermatomal_distribution": True}),
+        (
+            "Strained to pass a small amount of urine at 16:00, none since, bladder feels full.",
+            {"bladder_dysfunction": True},
+        ),
         # a fever told by a rigour or a reading taken at home; weakness "weaker now than when he arrived"
         ("On saturday he had a shaking rigour lasting twenty minutes.", {"fever": True}),
         ("Night sweats; wife took his temp Tue night - 38.3. T 37.8 today.", {"fever": True}),
@@ -1288,6 +1292,20 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
         ("Ward round 12/06/2026. POD6 L3-5 PLIF. c/o L) calf ache since yest AM.", None, {"onset_days": 5}),
         ("SBAR 14/03/2026. POD 1 L4/5 laminectomy. Woke 04:00 with pain both legs.", None, {"onset_days": 1}),
         ("Physio 20/07/2026. TLIF 01/05/2026.\nOnset: 3 weeks ago | Course: Worse", None, {"onset_days": 59}),
+        # scores in a note of dated entries take their entry's day; a review named by its time
+        (
+            "L4/5 microdiscectomy 12/05/2026.\n\nSession 1 - 26/05/2026 (2/52)\nS: L leg NRS 5/10.\n\n"
+            "Session 2 - 09/06/2026 (4/52)\nS: Leg NRS 3/10. Burning now only after long sitting.\n\n"
+            "Session 3 - 23/06/2026 (6/52)\nS: Leg NRS 2/10, a little better each week.",
+            None,
+            {"pain_scores": [{"day": 14, "nrs": 5}, {"day": 28, "nrs": 3}, {"day": 42, "nrs": 2}]},
+        ),
+        (
+            "Clinic 20/11/2026. L5/S1 microdiscectomy 01/05/2026. At her six-week check she rated the leg "
+            "1/10. It is 5/10 today.",
+            None,
+            {"pain_scores": [{"day": 42, "nrs": 1}, {"day": 203, "nrs": 5}]},
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

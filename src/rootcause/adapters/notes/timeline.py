@@ -7,7 +7,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rootcause.adapters.notes.days import DaysMixin
@@ -75,6 +75,15 @@ TREND_OPENING = re.compile(
     r"|progressively|gradually|slowly|slightly|much|a\s+(?:bit|little)|worse|better|no\s+(?:better|worse))\b",
     re.I,
 )
+# "At her six-week check she rated the leg 1/10", "at the 6/52 review: 3/10"
+CHECK_BEFORE_SCORE = re.compile(
+    r"\bat\s+(?:her|his|the|my|their)\s+(?P<when>[\w/-]+(?:\s+|-)(?:weeks?|wk|months?|/52|/12)?)[\s-]*"
+    r"(?:post-?op\s+)?(?:check|review|follow-?up|appointment|visit|clinic)\b",
+    re.I,
+)
+# an entry's header: the date within the first characters of its line, after at most a short label
+ENTRY_HEAD_CHARS = 30
+ENTRY_LABEL = re.compile(r"^[\s\w.#]{0,24}?(?:[-–:]\s*)?$")
 ONSET_FIELD = re.compile(r"\bonset\s*:", re.I)
 COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
@@ -698,6 +707,10 @@ class TimeReader(DaysMixin):
             if day is None:
                 day = self._score_date(t.end, min(nxt, sent.end, t.end + 40))
             undated = bool(PREOP.search(tail[:40]))
+            if day is None and not undated:
+                day = self._score_check_day(nd.text[sent.start : t.start])
+            if day is None and not undated:
+                day = self._entry_day(t.start)
             if (
                 day is None
                 and not undated
@@ -726,6 +739,35 @@ class TimeReader(DaysMixin):
             self.ev("pain_scores", {"day": day, "nrs": value}, t.start, t.end)
         self.out.pain_scores.sort(key=lambda sc: sc["day"])
 
+    def _score_check_day(self, lead: str) -> int | None:
+        """'At her six-week check she rated the leg 1/10': a review named by its time after surgery."""
+        m = CHECK_BEFORE_SCORE.search(lead)
+        if m is None:
+            return None
+        found = durations(self.lang, m.group("when"))
+        return found[0].days if found and found[0].days is not None else None
+
+    @cached_property
+    def _entry_dates(self) -> list[tuple[int, dt.date]]:
+        """(line start, date) of each entry header: a line opening with a full date, or with a label and
+        one ("19/01/2026 (POD 7, outbound call):", "Session 1 - 26/05/2026 (2/52 post-op)")."""
+        heads = []
+        for d in self.date_mentions:
+            if d.month_only or d.year_missing:
+                continue
+            start, line = self.nd.line_text(self.nd.line_of(d.start))
+            if d.start - start <= ENTRY_HEAD_CHARS and ENTRY_LABEL.match(line[: d.start - start]):
+                heads.append((start, d.date))
+        return heads if len(heads) >= 2 else []
+
+    def _entry_day(self, at: int) -> int | None:
+        """The day of the dated entry a score is written in, in a note of several dated entries."""
+        surgery = self._operation_day()
+        heads = [when for start, when in self._entry_dates if start <= at]
+        if surgery is None or not heads:
+            return None
+        return (heads[-1] - surgery).days
+
     def _score_date(self, start: int, end: int) -> int | None:
         """'0 mm on 07/22/25', '8/10 at pre-op consult 06/23/26': a score dated by a date just after it."""
         surgery = self._operation_day()
@@ -745,7 +787,7 @@ class TimeReader(DaysMixin):
             return 0
         if re.match(
             r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today)\b",
-            low,
+            re.split(r"[.;\n]", low, maxsplit=1)[0],  # its own clause: not "3/10. Burning now only when ..."
         ):
             return days
         if re.search(r"\bthe\s+day\s+before\s+(?:the\s+)?(?:surgery|operation|op)\b", low):
