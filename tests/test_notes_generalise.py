@@ -96,6 +96,9 @@ HELD_OUT_FLOORS = [
     # a week's mixed inbox written after the session-9 rules: the honest estimate (first run 0.82 / 0.88, 2
     # red-flag errors, no note read a level lower; the reader at the session's start scored 0.82 / 0.88 too)
     ("notes_heldout24", 0.83, 0.88, 1, 0.96),
+    # courses over time, several time points a note, written last in session 9 (first run 0.84 / 0.88, 2
+    # red-flag errors, none lower; the reader at the session's start scored 0.83 / 0.88 with one lower)
+    ("notes_heldout25", 0.84, 0.87, 1, 0.96),
 ]
 
 
@@ -144,6 +147,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout22", 1),
         ("notes_heldout23", 0),
         ("notes_heldout24", 0),
+        ("notes_heldout25", 0),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
