@@ -1310,6 +1310,21 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"pain_scores": [{"day": 42, "nrs": 1}, {"day": 203, "nrs": 5}]},
         ),
+        # a pain diary as a list under a header giving the scale; "7 out of 10 every day since" is today's
+        (
+            "Note 12/10/2026. I had my microdiscectomy on the 4th of August. My pain diary (right leg, "
+            "out of 10):\n- day before the op: 8\n- 1 week after: 2\n- 4 weeks: 0, back at work\nThen last "
+            "Tuesday I sneezed and it came back. It's been 7 out of 10 every day since.",
+            None,
+            {
+                "pain_scores": [
+                    {"day": -1, "nrs": 8},
+                    {"day": 7, "nrs": 2},
+                    {"day": 28, "nrs": 0},
+                    {"day": 69, "nrs": 7},
+                ]
+            },
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

@@ -84,6 +84,11 @@ CHECK_BEFORE_SCORE = re.compile(
 # an entry's header: the date within the first characters of its line, after at most a short label
 ENTRY_HEAD_CHARS = 30
 ENTRY_LABEL = re.compile(r"^[\s\w.#]{0,24}?(?:[-–:]\s*)?$")
+# a pain diary's line under a header giving the scale: "- 1 week after: 2", "4 weeks: 0, back at work"
+LIST_SCORE = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?P<when>[A-Za-z0-9][^:\n]{1,38}?)\s*[:=]\s*(?P<v>10|\d)(?![\d./])"
+)
+SCORE_SCALE = re.compile(r"\bout\s+of\s+(?:10|ten)\b|/\s*10\b|\b(?:pain\s+diary|nrs|vas)\b", re.I)
 ONSET_FIELD = re.compile(r"\bonset\s*:", re.I)
 COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
@@ -739,6 +744,55 @@ class TimeReader(DaysMixin):
             self.ev("pain_scores", {"day": day, "nrs": value}, t.start, t.end)
         self.out.pain_scores.sort(key=lambda sc: sc["day"])
 
+    def read_score_list(self) -> None:
+        """A pain diary as a list under a header giving the scale ("(right leg, out of 10):" then "- day
+        before the op: 8", "- 1 week after: 2", "- 4 weeks: 0"): each line's time and score."""
+        days, nd = self.out.days_since, self.nd
+        seen = {(sc["day"], sc["nrs"]) for sc in self.out.pain_scores}
+        scale_until = -1  # the last line a scale header above still covers
+        added = False
+        for i in range(len(nd.line_starts)):
+            start, line = nd.line_text(i)
+            m = LIST_SCORE.match(line)
+            if m is None:
+                if SCORE_SCALE.search(line):
+                    scale_until = i + 1
+                continue
+            if i > scale_until:
+                continue
+            scale_until = i + 1  # the list goes on line by line
+            day = self._list_day(m["when"], days)
+            if day is None or (days is not None and day > days) or (day, int(m["v"])) in seen:
+                continue
+            seen.add((day, int(m["v"])))
+            self.out.pain_scores.append({"day": day, "nrs": int(m["v"])})
+            self.ev(
+                "pain_scores", {"day": day, "nrs": float(m["v"])}, start + m.start("v"), start + m.end("v")
+            )
+            added = True
+        if added:
+            self.out.pain_scores.sort(key=lambda sc: sc["day"])
+
+    def _list_day(self, when: str, days: int | None) -> int | None:
+        """The day a diary line's time names: "day before the op", "1 week after", "4 weeks", "POD 3",
+        "today"; None for one it does not place (an undated "pre-op")."""
+        low = when.lower().strip()
+        if re.search(r"\bday\s+before\s+(?:the\s+|my\s+)?(?:op|operation|surgery)\b", low):
+            return -1
+        if re.search(r"\b(?:today|now|currently|this\s+morning)\b", low):
+            return days
+        if PREOP.search(low):
+            return None
+        pod = SCORE_POD.match(low)
+        if pod:
+            return int(pod["n"])
+        found = [d.days for d in durations(self.lang, when) if d.days is not None]
+        if not found:
+            return None
+        if re.search(r"\bago\b", low):
+            return None if days is None else days - found[0]
+        return found[0]
+
     def _score_check_day(self, lead: str) -> int | None:
         """'At her six-week check she rated the leg 1/10': a review named by its time after surgery."""
         m = CHECK_BEFORE_SCORE.search(lead)
@@ -786,7 +840,8 @@ class TimeReader(DaysMixin):
         if SCORE_SURGERY_DAY.match(low):
             return 0
         if re.match(
-            r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today)\b",
+            r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today"
+            r"|every\s+day\s+since|ever\s+since)\b",  # "It's been 7 out of 10 every day since": still
             re.split(r"[.;\n]", low, maxsplit=1)[0],  # its own clause: not "3/10. Burning now only when ..."
         ):
             return days
@@ -830,6 +885,7 @@ class TimeReader(DaysMixin):
             if s.index not in self.exam_sentences
         )
         self.read_scores()
+        self.read_score_list()
         if "relief_after_surgery" not in self.out.leg_pain:
             self.read_relief_from_scores()
         if not no_pain:
