@@ -1400,6 +1400,10 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
             "Discectomy 3 weeks ago. R leg pain unchanged, 8/10, exactly the same as before the operation.",
             "none",
         ),
+        ("Fusion. The right-leg sciatica I had for two years was gone the morning after the op.", "complete"),
+        ("Discectomy 6 weeks ago. I'm concerned it has not helped her leg at all.", "none"),
+        ("Discectomy. Sadly the operation has made no difference at all to her leg pain.", "none"),
+        ("Discectomy. She woke with exactly the same pain down the leg.", "none"),
     ],
 )
 def test_relief_phrasings(text: str, relief: str) -> None:
@@ -1461,6 +1465,17 @@ def test_new_weakness_after_normal_preoperative_power() -> None:
     )
     assert got["foot_drop"] is True and got["new_motor_deficit"] is True
     assert got["preop_motor_deficit"] is False
+
+
+def test_root_blocks_at_the_operated_and_at_another_level() -> None:
+    """A diagnostic root block's level, told by the levels it names against the operation's."""
+    got = findings(
+        "Operation: right L4/5 microdiscectomy, 08/10/2025. A right L4/5 transforaminal injection in "
+        "December gave him no relief at all. A selective right L5 root block at the L5/S1 foramen "
+        "on 05/02/2026 abolished his leg pain for about six hours."
+    )
+    assert got["root_block_relief_operated_level"] is False
+    assert got["root_block_relief_other_level"] is True
 
 
 def test_weakness_after_normal_power_earlier_the_same_day_is_progressive() -> None:

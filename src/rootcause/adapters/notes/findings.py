@@ -16,7 +16,7 @@ from typing import Any
 
 from rootcause.adapters.notes.language import Measurement
 from rootcause.adapters.notes.notedoc import NoteDoc, Target
-from rootcause.adapters.notes.surgery import Evidence
+from rootcause.adapters.notes.surgery import Evidence, parse_levels
 
 PAST = re.compile(
     r"\b(?:had|was|were|initially|earlier|required|needed|presented|at\s+presentation|(?:on\s+)?day\s+\d+"
@@ -52,7 +52,11 @@ NO_RELIEF = re.compile(
     re.I,
 )
 RELIEF_PERCENT = re.compile(r"\b(\d{1,3})\s*%\s*(?:relief|better|improvement|reduction)", re.I)
-RELIEF_WORDS = re.compile(r"\b(?:good|complete|excellent|marked)\s+relief\b|\brelieved\b|\bhelped\b", re.I)
+RELIEF_WORDS = re.compile(
+    r"\b(?:good|complete|excellent|marked)\s+relief\b|\brelieved\b|\bhelped\b|\babolished\b|\btook\s+(?:the|his|her)"
+    r"\s+(?:leg\s+)?pain\s+away\b",
+    re.I,
+)
 POWER_WORD = re.compile(r"\b(?:power|MMT|strength|myotomes)\b", re.I)
 # a power table: a header naming power with two or more columns (times, days, dates, pre-op), and rows of
 # right/left grade pairs, one pair per column
@@ -791,10 +795,21 @@ class FindingReader:
 
     def read_root_blocks(self) -> None:
         """'L5 root block at the operated level: about 90% relief' / '... made no difference': a diagnostic
-        block of the operated root, and its result, in one sentence (half or more relief counts)."""
+        block, and its result, in one sentence (half or more relief counts). The operated level's when the
+        sentence says so or names only operated levels; another level's when it names only others ('right L5
+        root block at the L5/S1 foramen abolished his leg pain' after an L4/5 discectomy)."""
+        operated = set(self.ctx.get("levels") or [])
+        done: set[str] = set()
         for sent in self.nd.live_sentences():
             text = sent.text
-            if not ROOT_BLOCK.search(text) or not OPERATED_ROOT.search(text) or HEDGED_PLAN.search(text):
+            if not ROOT_BLOCK.search(text) or HEDGED_PLAN.search(text):
+                continue
+            named = {lv for lv, _, _ in parse_levels(text, sent.start)}
+            if OPERATED_ROOT.search(text) or (operated and named and named <= operated):
+                finding = "root_block_relief_operated_level"
+            elif operated and named and not named & operated:
+                finding = "root_block_relief_other_level"
+            else:
                 continue
             percent = RELIEF_PERCENT.search(text)
             if NO_RELIEF.search(text):
@@ -805,8 +820,9 @@ class FindingReader:
                 value = True
             else:
                 continue
-            self.add("root_block_relief_operated_level", value, None, "root_block", sent.start, sent.end)
-            return
+            if finding not in done:
+                done.add(finding)
+                self.add(finding, value, None, "root_block", sent.start, sent.end)
 
     def read_terse_grades(self, grades: list[Target]) -> None:
         """'power 5/5 ex R EHL 3, R PF 4': a muscle name and a bare 0-4 in a sentence that grades power."""

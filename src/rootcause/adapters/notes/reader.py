@@ -117,6 +117,7 @@ def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
         "onset_days": tl.leg_pain.get("onset_days"),
         "age": demo.get("age"),
         "sex": demo.get("sex"),
+        "levels": op.surgery.get("levels", []) if op is not None else [],
     }
     values, fev = FindingReader(nd, pl.finding_category, context).read()
     if op is not None:
