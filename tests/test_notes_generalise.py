@@ -1325,6 +1325,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
                 ]
             },
         ),
+        # a score "at the ten-day wound review"; a pain that "crept back" is not a back-pain score
+        (
+            "Discectomy 10 weeks ago. He scored it 0/10 at the ten-day wound review. From three weeks the "
+            "pain crept back down the shin, and it is 7/10 today. Back pain 4/10.",
+            "2026-03-01",
+            {"pain_scores": [{"day": 10, "nrs": 0}, {"day": 70, "nrs": 7}]},
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

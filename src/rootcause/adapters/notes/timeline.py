@@ -89,6 +89,12 @@ LIST_SCORE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?P<when>[A-Za-z0-9][^:\n]{1,38}?)\s*[:=]\s*(?P<v>10|\d)(?![\d./])"
 )
 SCORE_SCALE = re.compile(r"\bout\s+of\s+(?:10|ten)\b|/\s*10\b|\b(?:pain\s+diary|nrs|vas)\b", re.I)
+# "back" as the back, not as "came back", "crept back", "is back"
+BACK_PAIN = re.compile(
+    r"(?<!\bcame\s)(?<!\bcome\s)(?<!\bcrept\s)(?<!\bcoming\s)(?<!\bgone\s)(?<!\bwent\s)(?<!\bgot\s)"
+    r"(?<!\bis\s)(?<!\bwas\s)(?<!\bbeen\s)\bback\b",
+    re.I,
+)
 ONSET_FIELD = re.compile(r"\bonset\s*:", re.I)
 COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
@@ -704,8 +710,8 @@ class TimeReader(DaysMixin):
             sent = t.sentence
             prev_end = scores[i - 1].end if i and scores[i - 1].sentence.index == sent.index else sent.start
             lead = nd.text[prev_end : t.start].lower()
-            if re.search(r"\bback\b", lead) and not re.search(r"\bleg|sciatica|nrs\b", lead):
-                continue
+            if BACK_PAIN.search(lead) and not re.search(r"\bleg|sciatica|nrs\b", lead):
+                continue  # a back pain score (not "the pain crept back ..., and it is 7/10 today")
             nxt = scores[i + 1].start if i + 1 < len(scores) else sent.end
             tail = nd.text[t.end : min(nxt, sent.end + 80)]
             day = self._score_day(tail, days)
@@ -856,12 +862,14 @@ class TimeReader(DaysMixin):
             ):
                 return -d.days
             if re.match(
-                r"^\s*(?:review|check|follow-?up|clinic|appointment|visit|wound\s+check|post)", rest
+                r"^\s*(?:review|check|follow-?up|clinic|appointment|visit|wound\s+(?:check|review)|post)",
+                rest,
             ) or re.match(r"^\s*-?\s*(?:week|month)?\s*(?:review|check)", rest):
                 return d.days
-            if re.match(r"^\W*(?:at|by)\s+(?:about\s+|around\s+)?$", low[: d.start]) and not re.match(
-                r"^\s*(?:ago|of\b)", rest
-            ):
+            if re.match(
+                r"^\W*(?:at|by)\s+(?:the\s+|her\s+|his\s+|my\s+|their\s+)?(?:about\s+|around\s+)?$",
+                low[: d.start],
+            ) and not re.match(r"^\s*(?:ago|of\b)", rest):
                 return d.days  # "3/10 at 6 weeks"
             if (
                 days is not None
