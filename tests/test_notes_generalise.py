@@ -1332,6 +1332,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             "2026-03-01",
             {"pain_scores": [{"day": 10, "nrs": 0}, {"day": 70, "nrs": 7}]},
         ),
+        # a date just before a score that names the pain; "8/10 since;" is today's; not a block's "7 to 1"
+        (
+            "Letter 20/02/2026. L4/5 discectomy 04/11/2022. He attended the ED on 28/01/2026 (leg pain "
+            "8/10). Burning down the L calf, 8/10 since; can't straighten up. Block (12/01/2026): 7 to 1.",
+            None,
+            {"pain_scores": [{"day": 1181, "nrs": 8}, {"day": 1204, "nrs": 8}]},
+        ),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

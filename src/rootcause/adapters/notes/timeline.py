@@ -83,7 +83,7 @@ CHECK_BEFORE_SCORE = re.compile(
 )
 # an entry's header: the date within the first characters of its line, after at most a short label
 ENTRY_HEAD_CHARS = 30
-ENTRY_LABEL = re.compile(r"^[\s\w.#]{0,24}?(?:[-–:]\s*)?$")
+ENTRY_LABEL = re.compile(r"^[\s\w.#/-]{0,24}?(?:[-–:]\s*)?$")  # "Session 1 - ", "6-week review "
 # a pain diary's line under a header giving the scale: "- 1 week after: 2", "4 weeks: 0, back at work"
 LIST_SCORE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?P<when>[A-Za-z0-9][^:\n]{1,38}?)\s*[:=]\s*(?P<v>10|\d)(?![\d./])"
@@ -95,6 +95,7 @@ BACK_PAIN = re.compile(
     r"(?<!\bis\s)(?<!\bwas\s)(?<!\bbeen\s)\bback\b",
     re.I,
 )
+SCORE_NAMED = re.compile(r"\b(?:pain|nrs|vas|scored|rated|sciatica)\b", re.I)
 ONSET_FIELD = re.compile(r"\bonset\s*:", re.I)
 COURSE_FIELD = re.compile(r"\b(?:course|trend)\s*:", re.I)  # "Side: Right | Course: Worsening"
 # "more than last week", "compared with yesterday", "same as last night": a time compared with, not an onset
@@ -719,6 +720,8 @@ class TimeReader(DaysMixin):
                 day = self._score_date(t.end, min(nxt, sent.end, t.end + 40))
             undated = bool(PREOP.search(tail[:40]))
             if day is None and not undated:
+                day = self._score_lead_date(max(prev_end, sent.start, t.start - 40), t.start)
+            if day is None and not undated:
                 day = self._score_check_day(nd.text[sent.start : t.start])
             if day is None and not undated:
                 day = self._entry_day(t.start)
@@ -799,6 +802,17 @@ class TimeReader(DaysMixin):
             return None if days is None else days - found[0]
         return found[0]
 
+    def _score_lead_date(self, start: int, end: int) -> int | None:
+        """'He attended the ED on 28/01/2026 (leg pain 8/10)', 'at the review on 12/01/2026 she scored her leg
+        pain 1/10': a date just before a score that names the pain (not a block's '(12/01/2026): 7 to 1')."""
+        surgery = self._operation_day()
+        if surgery is None:
+            return None
+        before = [d for d in self.date_mentions if start <= d.start and d.end <= end and not d.month_only]
+        if not before or not SCORE_NAMED.search(self.nd.text[before[-1].end : end]):
+            return None
+        return (before[-1].date - surgery).days
+
     def _score_check_day(self, lead: str) -> int | None:
         """'At her six-week check she rated the leg 1/10': a review named by its time after surgery."""
         m = CHECK_BEFORE_SCORE.search(lead)
@@ -847,7 +861,8 @@ class TimeReader(DaysMixin):
             return 0
         if re.match(
             r"^\W*(?:\w+\W+){0,3}?(?:today|now|currently|at\s+present|this\s+morning|at\s+rest\s+today"
-            r"|every\s+day\s+since|ever\s+since)\b",  # "It's been 7 out of 10 every day since": still
+            # "7/10 every day since", "8/10 since;": still so
+            r"|every\s+day\s+since|ever\s+since|since(?=\s*(?:[;.,)]|$)))\b",
             re.split(r"[.;\n]", low, maxsplit=1)[0],  # its own clause: not "3/10. Burning now only when ..."
         ):
             return days
