@@ -1339,6 +1339,8 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"pain_scores": [{"day": 1181, "nrs": 8}, {"day": 1204, "nrs": 8}]},
         ),
+        # a weekday written with its date: the date says when ("on Thursday 19 February")
+        ("I had the fusion on Thursday 19 February. Calf aches.", "2026-03-09", {"days_since_surgery": 18}),
         # of several dated operations, the latest is the index one
         (
             "Letter date: 10 February 2026. His spinal history: L5/S1 discectomy in 2011; revision L5/S1 "

@@ -153,7 +153,9 @@ def _build(lang: NoteLanguage) -> Patterns:
     days_alt = alternation(list(tl.weekdays))
     # "had my op on Tuesday", "on Fri 5th", "last Monday": a day of the past week (or that day of the month)
     weekday = re.compile(
-        rf"\b(?:on|last|since)\s+(?P<wd>{days_alt})\.?(?:\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)\b)?"
+        rf"\b(?:on|last|since)\s+(?P<wd>{days_alt})\b\.?(?:\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)\b)?"
+        # "on Thursday 19 February": the full date says when, not the last Thursday
+        rf"(?!,?\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{months})\b)"
         rf"(?!\s+(?:morning|afternoon|evening|night))?",
         re.IGNORECASE,
     )
