@@ -1339,6 +1339,20 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"pain_scores": [{"day": 1181, "nrs": 8}, {"day": 1204, "nrs": 8}]},
         ),
+        # a call log's entries "Call 1, 11/09/2026 (...)"; a heading's clinic date over a timeline's entries
+        (
+            "L4/5 TLIF, Tue 01/09/2026.\n\nCall 1, 11/09/2026 (day-10 call): leg pain 0/10.\n\n"
+            "Call 2, 25/09/2026 (pt-initiated): leg pain back, 6/10 today.",
+            None,
+            {"days_since_surgery": 24},
+        ),
+        (
+            "Clinic date: Wednesday 2 December 2026\nOperation: L4/5 microdiscectomy, 2 September 2026.\n"
+            "Timeline:\n- 9 September 2026 (phone call): 3/10.\n- 14 October 2026 (review): 5/10.\n"
+            "- Today: 7/10.",
+            None,
+            {"days_since_surgery": 91},
+        ),
         # a weekday written with its date: the date says when ("on Thursday 19 February")
         ("I had the fusion on Thursday 19 February. Calf aches.", "2026-03-09", {"days_since_surgery": 18}),
         # of several dated operations, the latest is the index one

@@ -13,7 +13,8 @@ from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
 # what may come before a date heading an entry: nothing, a bullet, or a short label ("Call 3 - ", "Visit 2:")
-ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z]{1,12}\.?\s*\d{0,2}\s*[-–:]\s*)?$")
+ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z]{1,12}\.?\s*\d{0,2}\s*[-–:,]\s*)?$")  # "Call 1, "
+HEADING_CHARS = 200  # a note's heading: its first lines
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
 POD = re.compile(
     r"\b(?:POD|post-?op(?:erative)?\s+day|day|D(?=\+?\d))\s*(?::\s*)?\+?#?\s*(?P<n>\d{1,3})\b(?!\s*/)",
@@ -199,13 +200,18 @@ class DaysMixin:
         if header:
             return header[0]
         entries = [d for d in full if d.entry or self._heads_line(d)]
-        if len(entries) >= 2:  # a note of dated entries is as of its latest entry
-            return max(entries, key=lambda d: d.date)
-        for d in full:
-            sent = self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
-            if self.cues.search(sent.text):
-                return d
+        cued = [d for d in full if self.cues.search(self._sentence_of(d).text)]
+        if len(entries) >= 2:  # a note of dated entries is as of its latest entry ...
+            latest = max(entries, key=lambda d: d.date)
+            # ... unless its heading dates it later ("Clinic date: 2 December 2026" over a timeline's entries)
+            heading = [d for d in cued if d.start < HEADING_CHARS and d.date > latest.date]
+            return heading[0] if heading else latest
+        if cued:
+            return cued[0]
         return max(full, key=lambda d: d.date) if full else None
+
+    def _sentence_of(self, d: DateMention) -> Any:
+        return self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
 
     def _heads_line(self, d: DateMention) -> bool:
         """'12/11/2025: wound healed', 'Call 3 - 13/04/2026 (8/52): ...': a date opening a line's entry."""
