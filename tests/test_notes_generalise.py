@@ -1353,6 +1353,13 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"days_since_surgery": 91},
         ),
+        # a UK "spinal ambulatory unit" is not a US chart's "ambulating"; "call 999" writes dates day first
+        (
+            "Telephone note 12/11/2025. Op: R L4/5 laminotomy, 03/11/2025. Booked into the spinal ambulatory "
+            "unit today. Advised to call 999 if he becomes drowsy.",
+            None,
+            {"days_since_surgery": 9},
+        ),
         # a weekday written with its date: the date says when ("on Thursday 19 February")
         ("I had the fusion on Thursday 19 February. Calf aches.", "2026-03-09", {"days_since_surgery": 18}),
         # of several dated operations, the latest is the index one
