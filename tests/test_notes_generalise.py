@@ -922,6 +922,19 @@ def test_measurements(text: str, finding: str, value: bool) -> None:
             "Strained to pass a small amount of urine at 16:00, none since, bladder feels full.",
             {"bladder_dysfunction": True},
         ),
+        # old stress incontinence "dating from her second delivery"; retention on the first night, weeing
+        # normally since the catheter came out; a warning "to report immediately if any urine retention"
+        (
+            "She has long-standing mild stress incontinence dating from her second delivery, unchanged "
+            "for many years, and no new bladder or bowel symptoms.",
+            {"bladder_dysfunction": False},
+        ),
+        (
+            "I couldn't wee on the first night and they put a catheter in, but since it came out on Saturday "
+            "I've been weeing normally.",
+            {"bladder_dysfunction": False},
+        ),
+        ("Explained to report immediately if any urine retention.", {}),
         # a fever told by a rigour or a reading taken at home; weakness "weaker now than when he arrived"
         ("On saturday he had a shaking rigour lasting twenty minutes.", {"fever": True}),
         ("Night sweats; wife took his temp Tue night - 38.3. T 37.8 today.", {"fever": True}),

@@ -21,7 +21,8 @@ from rootcause.adapters.notes.surgery import Evidence, parse_levels
 PAST = re.compile(
     r"\b(?:had|was|were|initially|earlier|required|needed|presented|at\s+presentation|(?:on\s+)?day\s+\d+"
     r"|(?:on\s+)?POD\s*#?\s*\d+"
-    r"|post-?op(?:eratively)?|in\s+(?:recovery|pacu|theatre)|catheteri[sz]ed)\b",
+    r"|post-?op(?:eratively)?|in\s+(?:recovery|pacu|theatre)|catheteri[sz]ed|(?:on\s+)?the\s+first\s+night"
+    r"|put\s+a\s+catheter\s+in)\b",
     re.I,
 )
 _JERK = (
@@ -109,7 +110,7 @@ MEASURED_BESIDE_CHARS = 24  # a lexicon word this close to a measurement of its 
 NOW = re.compile(
     r"\b(?:now|currently|at\s+present|no\s+longer|since\s+resolved|has\s+since|successful(?:ly)?|since\s+then"
     r"|subsequently|thereafter|(?:foley|catheter)\s+out|returned\s+to\s+normal|fully\s+returned|recovered"
-    r"|resolved|since\s+~?\d{1,2}[:.]\d{2}|(?:normally|fine|well)\s+since)\b",
+    r"|resolved|since\s+~?\d{1,2}[:.]\d{2}|(?:normally|fine|well)\s+since|since\s+(?:it|the\s+catheter)\s+came\s+out)\b",
     re.I,
 )
 
