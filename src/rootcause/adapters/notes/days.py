@@ -12,8 +12,9 @@ from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
-# what may come before a date heading an entry: nothing, a bullet, or a short label ("Call 3 - ", "Visit 2:")
-ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z]{1,12}\.?\s*\d{0,2}\s*[-–:,]\s*)?$")  # "Call 1, "
+# what may come before a date heading an entry: nothing, a bullet, or a short label ("Call 3 - ", "Visit 2:",
+# "Call 1, ", "6-week review "); read by the note's date and by the day of each entry's pain scores
+ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z][\w.#/ -]{0,23}?\s*[-–:,]?\s*)?$")
 HEADING_CHARS = 200  # a note's heading: its first lines
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
 POD = re.compile(

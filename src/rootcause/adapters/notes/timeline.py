@@ -81,9 +81,6 @@ CHECK_BEFORE_SCORE = re.compile(
     r"(?:post-?op\s+)?(?:check|review|follow-?up|appointment|visit|clinic)\b",
     re.I,
 )
-# an entry's header: the date within the first characters of its line, after at most a short label
-ENTRY_HEAD_CHARS = 30
-ENTRY_LABEL = re.compile(r"^[\s\w.#/-]{0,24}?(?:[-–:]\s*)?$")  # "Session 1 - ", "6-week review "
 # a pain diary's line under a header giving the scale: "- 1 week after: 2", "4 weeks: 0, back at work"
 LIST_SCORE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?P<when>[A-Za-z0-9][^:\n]{1,38}?)\s*[:=]\s*(?P<v>10|\d)(?![\d./])"
@@ -635,20 +632,15 @@ class TimeReader(DaysMixin):
         if onset_sentence is None:
             # no day of onset, but how it came is told: "It came on gradually and it's getting worse"
             hits = self._speed_hits([s for s in self.complaint_sentences() if self.legish(s.text)])
-            if len(hits) == 1:
-                cls, (s, e) = next(iter(hits.items()))
-                self.out.leg_pain["onset_speed"] = cls
-                self.ev("leg_pain.onset_speed", cls, s, e)
-            return
-        sents = [onset_sentence]
-        nxt = onset_sentence.index + 1
-        if nxt < len(self.nd.sentences) and self.nd.sentences[nxt].text:
-            sents.append(self.nd.sentences[nxt])
-        hits = self._speed_hits(sents)
-        if not hits:  # "CC: thigh pain x 6 wks. ... she developed it; came on over a day or two"
-            hits = self._speed_hits(
-                [s for s in self.complaint_sentences() if s.index > nxt and self.onset_verbs.search(s.text)]
-            )
+        else:
+            sents = [onset_sentence]
+            nxt = onset_sentence.index + 1
+            if nxt < len(self.nd.sentences) and self.nd.sentences[nxt].text:
+                sents.append(self.nd.sentences[nxt])
+            hits = self._speed_hits(sents)
+            if not hits:  # "CC: thigh pain x 6 wks. ... she developed it; came on over a day or two"
+                later = [s for s in self.complaint_sentences() if s.index > nxt]
+                hits = self._speed_hits([s for s in later if self.onset_verbs.search(s.text)])
         if len(hits) == 1:
             cls, (s, e) = next(iter(hits.items()))
             self.out.leg_pain["onset_speed"] = cls
@@ -825,13 +817,11 @@ class TimeReader(DaysMixin):
     def _entry_dates(self) -> list[tuple[int, dt.date]]:
         """(line start, date) of each entry header: a line opening with a full date, or with a label and
         one ("19/01/2026 (POD 7, outbound call):", "Session 1 - 26/05/2026 (2/52 post-op)")."""
-        heads = []
-        for d in self.date_mentions:
-            if d.month_only or d.year_missing:
-                continue
-            start, line = self.nd.line_text(self.nd.line_of(d.start))
-            if d.start - start <= ENTRY_HEAD_CHARS and ENTRY_LABEL.match(line[: d.start - start]):
-                heads.append((start, d.date))
+        heads = [
+            (self.nd.line_starts[self.nd.line_of(d.start)], d.date)
+            for d in self.date_mentions
+            if not d.month_only and not d.year_missing and self._heads_line(d)
+        ]
         return heads if len(heads) >= 2 else []
 
     def _entry_day(self, at: int) -> int | None:
