@@ -67,23 +67,34 @@ def test_top_steps_equal_a_stable_sort_of_the_gains(batch: tuple[np.ndarray, np.
     assert np.isneginf(values[5]).all() and list(steps[5]) == [0, 1, 2, 3, 4]
 
 
-def test_chunks_cover_a_batch_larger_than_one_chunk(batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_a_case_scores_the_same_alone_and_in_a_batch(batch: tuple[np.ndarray, ...]) -> None:
     post, known, floor = batch
-    reps = 8  # 3 200 cases: four chunks of 1 024, the last one partial
+    reps = 8
     whole = gain_per_cost(MODEL, np.tile(post, (reps, 1)), np.tile(known, (reps, 1)), np.tile(floor, reps))
     alone = np.tile(gain_per_cost(MODEL, post, known, floor), (reps, 1))
-    assert np.array_equal(np.isneginf(whole), np.isneginf(alone))
-    # BLAS blocks a product by its size, so the sums may differ in the last float32 bits
-    assert np.allclose(whole, alone, rtol=0, atol=1e-6)
+    assert np.array_equal(whole, alone)  # one row at a time, in the same order: bit for bit
+
+
+def test_rows_are_padded_to_whole_vectors_with_zeros() -> None:
+    for rows in (MODEL.p_by_condition32, MODEL.entropy_by_condition32):
+        assert rows.shape[0] == MODEL.n_conditions and rows.shape[1] % 16 == 0
+        assert rows.shape[1] - MODEL.n_findings < 16 and not rows[:, MODEL.n_findings :].any()
+    assert np.array_equal(MODEL.p_by_condition32[:, : MODEL.n_findings], MODEL.p_present.T.astype(np.float32))
+
+
+NAMES = ["post", "p", "spread", "urgency", "floor", "known", "bonus", "cost", "out"]
 
 
 def _inputs(n: int) -> list:
     f = MODEL.n_findings
     return [
         n,
+        MODEL.n_conditions,
         f,
-        np.zeros((n, 6 * f), np.float32),
-        np.zeros((n, N_LEVELS), np.float32),
+        np.full((n, MODEL.n_conditions), 1 / MODEL.n_conditions),
+        MODEL.p_by_condition32,
+        MODEL.entropy_by_condition32,
+        MODEL.urgency_rank,
         np.zeros(n, np.int64),
         np.zeros((n, f), np.bool_),
         MODEL.red_flag_bonus,
@@ -91,14 +102,20 @@ def _inputs(n: int) -> list:
     ]
 
 
-@pytest.mark.parametrize("wrong", ["weighted", "mass", "floor", "known", "bonus", "cost", "out"])
+@pytest.mark.parametrize("wrong", NAMES)
 def test_kernel_refuses_buffers_of_the_wrong_size(wrong: str) -> None:
-    names = ["weighted", "mass", "floor", "known", "bonus", "cost", "out"]
     args = [*_inputs(3), np.empty((3, MODEL.n_findings), np.float32)]
-    position = 2 + names.index(wrong)
+    position = 3 + NAMES.index(wrong)
     args[position] = args[position][:-1]
     with pytest.raises(ValueError, match=rf"^{wrong}: expected \d+ bytes, got \d+$"):
         _gain.per_cost(*args)
+
+
+def test_kernel_refuses_an_urgency_outside_the_levels() -> None:
+    args = _inputs(2)
+    args[6] = np.where(np.arange(MODEL.n_conditions) == 3, N_LEVELS, MODEL.urgency_rank)
+    with pytest.raises(ValueError, match=r"^urgency: expected levels 0 to 3, got 4$"):
+        _gain.per_cost(*args, np.empty((2, MODEL.n_findings), np.float32))
 
 
 def test_kernel_refuses_a_bad_k_and_read_only_output() -> None:

@@ -5,9 +5,12 @@ import numpy.typing as npt
 
 def per_cost(
     n: int,
+    n_conditions: int,
     n_findings: int,
-    weighted: npt.NDArray[np.float32],
-    mass: npt.NDArray[np.float32],
+    post: npt.NDArray[np.float64],
+    p: npt.NDArray[np.float32],
+    spread: npt.NDArray[np.float32],
+    urgency: npt.NDArray[np.int64],
     floor: npt.NDArray[np.int64],
     known: npt.NDArray[np.bool_],
     bonus: npt.NDArray[np.int64],
@@ -16,9 +19,12 @@ def per_cost(
 ) -> None: ...
 def top_steps(
     n: int,
+    n_conditions: int,
     n_findings: int,
-    weighted: npt.NDArray[np.float32],
-    mass: npt.NDArray[np.float32],
+    post: npt.NDArray[np.float64],
+    p: npt.NDArray[np.float32],
+    spread: npt.NDArray[np.float32],
+    urgency: npt.NDArray[np.int64],
     floor: npt.NDArray[np.int64],
     known: npt.NDArray[np.bool_],
     bonus: npt.NDArray[np.int64],

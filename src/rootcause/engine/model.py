@@ -91,8 +91,8 @@ class Model:
     red_flag_bonus: IntArray  # (F,) red_flag_level for red-flag findings, -1 for the rest
     red_flag_log_p: Array  # (F, C) log_p on red-flag findings' rows, zero on the rest
     red_flag_log_q: Array  # (F, C) the same of log_q
-    gain_weights32: npt.NDArray[np.float32]  # (C, 6F): p, H_b(p), p per urgency level (next_steps.py)
-    urgency_onehot32: npt.NDArray[np.float32]  # (C, 4)
+    p_by_condition32: npt.NDArray[np.float32]  # (C, F') p_present transposed, zero-padded (_gain_rows)
+    entropy_by_condition32: npt.NDArray[np.float32]  # (C, F') binary entropy H_b of p, the same
     timing_moments: Array  # (P, C, 2, T): own_moments of each timing table (mean, variance) per variable
     sources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     context_cache: dict[tuple[str | bool | None, ...], Array] = field(default_factory=dict)
@@ -211,10 +211,6 @@ def compile_model(kb: KnowledgeBase) -> Model:
                 red_flag_level[i] = max(red_flag_level[i], TRIAGE_LEVELS.index(rule.level))
 
     binary_entropy = -(p * np.log(p) + (1 - p) * np.log1p(-p))
-    gain_weights = np.concatenate(
-        [p.T, binary_entropy.T, *[onehot[:, lvl, None] * p.T for lvl in range(len(TRIAGE_LEVELS))]],
-        axis=1,
-    )
 
     cost_weight = np.array([kb.cost_tiers[f.cost_tier].weight for f in kb.findings])
     flags = np.array([f.red_flag for f in kb.findings], dtype=bool)
@@ -259,14 +255,26 @@ def compile_model(kb: KnowledgeBase) -> Model:
         red_flag_bonus=np.where([f.red_flag for f in kb.findings], red_flag_level, -1).astype(np.int64),
         red_flag_log_p=np.where(flags[:, None], np.log(p), 0.0),
         red_flag_log_q=np.where(flags[:, None], np.log1p(-p), 0.0),
-        gain_weights32=np.ascontiguousarray(gain_weights, dtype=np.float32),
-        urgency_onehot32=onehot.astype(np.float32),
+        p_by_condition32=_gain_rows(p.T),
+        entropy_by_condition32=_gain_rows(binary_entropy.T),
         timing_moments=_stacked_moments(n_p, [log_onset, log_assessed, log_relief, log_speed, log_trend]),
         sources=sources,
     )
     _check_shape("p_present", model.p_present, (n_f, n_c))
     _check_shape("log_onset", model.log_onset, (n_p, n_c, len(onset_ids)))
     return model
+
+
+GAIN_ROW_MULTIPLE = 16
+"""The information-gain kernel (_gain.c) reads per-cause rows padded to whole AVX-512 vectors."""
+
+
+def _gain_rows(by_condition: Array) -> npt.NDArray[np.float32]:
+    """(C, F) as float32 with zero columns up to a multiple of GAIN_ROW_MULTIPLE findings."""
+    n_c, n_f = by_condition.shape
+    padded = np.zeros((n_c, -(-n_f // GAIN_ROW_MULTIPLE) * GAIN_ROW_MULTIPLE), dtype=np.float32)
+    padded[:, :n_f] = by_condition
+    return padded
 
 
 TIMING_VARIABLES = ("onset", "assessed", "relief", "speed", "trend")
