@@ -26,7 +26,7 @@ from rootcause.adapters import _render
 from rootcause.engine.assess import BatchScores, Engine
 from rootcause.engine.case import CASE_DECODER, Case, check_cases, problem_from_msgspec
 from rootcause.errors import FieldProblem
-from rootcause.knowledge.schema import TRIAGE_LEVELS
+from rootcause.knowledge.vocabulary import TRIAGE_LEVELS
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -134,7 +134,7 @@ class ContractRenderer:
         self.steps = [orjson.dumps({"finding": f, "kind": k}) for f, k in kinds]
         self.head = b',"knowledge_base_version":' + orjson.dumps(engine.version) + b',"triage":'
         self.rules = engine.triage_model.rules
-        self.reasons = [f"Red flag ({cr.rule.level}): {cr.rule.reason}" for cr in self.rules]
+        self.reasons = [f"Red flag ({cr.level_name}): {cr.reason}" for cr in self.rules]
         self.escalation_reason = [f"Posterior mass on causes needing {lvl} care" for lvl in TRIAGE_LEVELS]
         self.rule_bits = 1 << np.arange(len(self.rules), dtype=np.int64)
         self._triage_cache: dict[int, bytes] = {}
@@ -165,7 +165,7 @@ class ContractRenderer:
             reasons.append(self.escalation_reason[escalated])
         if not reasons:
             reasons.append("No red flag; the likely causes can be managed at routine follow-up")
-        rules = [self.rules[j].rule.id for j in fired]
+        rules = [self.rules[j].id for j in fired]
         return orjson.dumps({"level": TRIAGE_LEVELS[level], "reasons": reasons, "rules": rules})
 
     def render(self, cases: list[Case], scores: BatchScores) -> tuple[bytes, npt.NDArray[np.int64]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import sys
 from contextlib import nullcontext
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -314,6 +313,8 @@ def kb_export(
 def demo() -> None:
     """Assess the bundled demo case and print the report in the terminal."""
     engine = engine_or_exit()
+    from importlib import resources
+
     raw = orjson.loads(resources.files("rootcause").joinpath("demo/demo-case.json").read_bytes())
     render_case = engine.assess(raw)
     from rootcause.cli.report import render

@@ -7,10 +7,12 @@ whole batch with the same array code and builds the contract objects.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +40,11 @@ from rootcause.engine.triage import (
     rule_level,
 )
 from rootcause.errors import CaseError
-from rootcause.knowledge.loader import KnowledgeBase, load_knowledge_base
-from rootcause.knowledge.schema import TRIAGE_LEVELS
+from rootcause.knowledge.vocabulary import TRIAGE_LEVELS
+
+if TYPE_CHECKING:
+    from rootcause.knowledge.loader import KnowledgeBase
+    from rootcause.knowledge.schema import Condition, Finding
 
 N_NEXT_STEPS = 5
 N_EXPLAINED = 5
@@ -156,21 +161,60 @@ class BatchScores:
 
 
 class Engine:
-    """Built once from a validated knowledge base; thread-safe and immutable afterwards."""
+    """Built once from a validated knowledge base; thread-safe and immutable afterwards.
+
+    Scoring needs only the compiled model and triage rules. An engine read from the compiled
+    cache (`rootcause.engine.compiled`) reads the knowledge base itself (its wording, advice
+    and treatments) on first use, so a batch never imports the schema or pydantic.
+    """
 
     def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self.model: Model = compile_model(kb)
-        self.triage_model: TriageModel = compile_triage(kb, self.model)
-        self.finding_ids = frozenset(self.model.findings)
-        self._red_flags = [f.id for f in kb.findings if f.red_flag]
-        self._finding = {f.id: f for f in kb.findings}
-        self._condition = {c.id: c for c in kb.conditions}
+        model = compile_model(kb)
+        self._setup(model, compile_triage(kb, model), lambda: kb)
+
+    @classmethod
+    def compiled(
+        cls, model: Model, triage_model: TriageModel, load_kb: Callable[[], KnowledgeBase]
+    ) -> Engine:
+        """An engine from compiled parts; `load_kb` must return the knowledge base they came from."""
+        engine = cls.__new__(cls)
+        engine._setup(model, triage_model, load_kb)
+        return engine
+
+    def _setup(self, model: Model, triage_model: TriageModel, load_kb: Callable[[], KnowledgeBase]) -> None:
+        self.model = model
+        self.triage_model = triage_model
+        self.finding_ids = frozenset(model.findings)
+        self._kb: KnowledgeBase | None = None
+        self._load_kb = load_kb
+        self._kb_lock = threading.Lock()
         self._treatment_options: dict[str, list[dict[str, Any]]] = {}
 
     @property
+    def kb(self) -> KnowledgeBase:
+        kb = self._kb
+        if kb is None:
+            with self._kb_lock:
+                if self._kb is None:
+                    self._kb = self._load_kb()
+                kb = self._kb
+        return kb
+
+    @cached_property
+    def _red_flags(self) -> list[str]:
+        return [f.id for f in self.kb.findings if f.red_flag]
+
+    @cached_property
+    def _finding(self) -> dict[str, Finding]:
+        return {f.id: f for f in self.kb.findings}
+
+    @cached_property
+    def _condition(self) -> dict[str, Condition]:
+        return {c.id: c for c in self.kb.conditions}
+
+    @property
     def version(self) -> str:
-        return self.kb.version
+        return self.model.version
 
     # ------------------------------------------------------------------ input
 
@@ -315,9 +359,9 @@ class Engine:
         fired = [tri.rules[j] for j in np.flatnonzero(s.fired[i])]
         fired.sort(key=lambda cr: -cr.level)
         for cr in fired:
-            reasons.append(f"Red flag ({cr.rule.level}): {cr.rule.reason}")
-            rules.append(cr.rule.id)
-            rule_advice.append(cr.rule.patient_advice)
+            reasons.append(f"Red flag ({cr.level_name}): {cr.reason}")
+            rules.append(cr.id)
+            rule_advice.append(cr.patient_advice)
         esc = int(s.escalated[i])
         if esc > 0 and (not fired or esc >= max(cr.level for cr in fired)):
             ranks = self.model.urgency_rank
@@ -377,5 +421,11 @@ class Engine:
 
 
 def load_engine(data_dir: Any = None) -> Engine:
-    """Load the knowledge base (packaged by default) and build the engine."""
-    return Engine(load_knowledge_base(data_dir))
+    """The engine for the knowledge base in `data_dir` (the packaged one by default).
+
+    Read from the compiled cache when the same files were compiled by the same code before;
+    otherwise the knowledge base is validated, compiled and the result cached.
+    """
+    from rootcause.engine.compiled import load_compiled_engine
+
+    return load_compiled_engine(data_dir)

@@ -8,14 +8,17 @@ base by ``compile_model``; immutable afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from rootcause.engine.case import MAX_AGE
-from rootcause.knowledge.loader import KnowledgeBase
-from rootcause.knowledge.schema import PROCEDURES, TRIAGE_LEVELS, Condition, SourcedDistribution
+from rootcause.knowledge.vocabulary import PROCEDURES, TRIAGE_LEVELS
+
+if TYPE_CHECKING:  # compiling reads the validated knowledge base; a compiled model does not need it
+    from rootcause.knowledge.loader import KnowledgeBase
+    from rootcause.knowledge.schema import Condition, SourcedDistribution
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -8,19 +8,27 @@ averaged or reasoned away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from rootcause.engine.model import Array, IntArray, Model
 from rootcause.engine.scoring import Encoded, stated_sum
-from rootcause.knowledge.loader import KnowledgeBase
-from rootcause.knowledge.schema import TRIAGE_LEVELS, TriageRule
+from rootcause.knowledge.vocabulary import TRIAGE_LEVELS, TriageLevel
+
+if TYPE_CHECKING:
+    from rootcause.knowledge.loader import KnowledgeBase
 
 
 @dataclass(frozen=True)
 class CompiledRule:
-    rule: TriageRule
+    """A triage rule as the scorer and the reports need it (plain data: no schema objects)."""
+
+    id: str
+    level_name: TriageLevel
+    reason: str
+    patient_advice: str
     level: int
     all_idx: IntArray
     any_idx: IntArray
@@ -46,7 +54,10 @@ def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
     fidx = model.finding_index
     rules = [
         CompiledRule(
-            rule=r,
+            id=r.id,
+            level_name=r.level,
+            reason=r.reason,
+            patient_advice=r.patient_advice,
             level=TRIAGE_LEVELS.index(r.level),
             all_idx=np.array([fidx[f] for f in r.when.all], dtype=np.int64),
             any_idx=np.array([fidx[f] for f in r.when.any], dtype=np.int64),
@@ -70,7 +81,7 @@ def compile_triage(kb: KnowledgeBase, model: Model) -> TriageModel:
     def bound(values: list[int | None]) -> IntArray:
         return np.array([-1 if v is None else v for v in values], dtype=np.int64)
 
-    whens = [cr.rule.when for cr in rules]
+    whens = [r.when for r in kb.triage.rules]
     return TriageModel(
         rules,
         thresholds,

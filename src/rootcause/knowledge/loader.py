@@ -23,7 +23,6 @@ import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,15 @@ from pydantic import BaseModel, ValidationError
 
 from rootcause.errors import KnowledgeBaseError
 from rootcause.knowledge import schema
+from rootcause.knowledge.files import (
+    cache_dir,
+    default_data_dir,
+    digest_sources,
+    digest_texts,
+    read_texts,
+    read_trusted,
+    write_trusted,
+)
 from rootcause.knowledge.schema import (
     PROCEDURES,
     Condition,
@@ -50,7 +58,6 @@ from rootcause.knowledge.schema import (
     TriageFile,
 )
 
-DATA_PACKAGE = "rootcause.knowledge"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -94,10 +101,6 @@ class KnowledgeBase:
         raise KeyError(finding_id)
 
 
-def default_data_dir() -> Path:
-    return Path(str(resources.files(DATA_PACKAGE).joinpath("data")))
-
-
 @functools.cache
 def _yaml_loader() -> Any:
     """PyYAML's safe loader, libyaml's when installed; imported on first use (a cache miss)."""
@@ -115,7 +118,7 @@ def load_yaml(text: str) -> Any:
     validated by the schema either way. Raises ``yaml.YAMLError`` on malformed YAML.
     """
     key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    cached = _parse_cache() / f"{key}.json"
+    cached = cache_dir() / f"{key}.json"
     try:
         return orjson.loads(cached.read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -133,46 +136,6 @@ def load_yaml(text: str) -> Any:
     except (OSError, TypeError):
         pass
     return parsed
-
-
-def _parse_cache() -> Path:
-    configured = os.environ.get("ROOTCAUSE_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rootcause" / "yaml"
-
-
-TOP_LEVEL_FILES = (
-    "manifest.yaml",
-    "references.yaml",
-    "findings.yaml",
-    "timing.yaml",
-    "triage.yaml",
-    "interview.yaml",
-    "procedures.yaml",
-    "seed_claims.yaml",
-)
-"""The files `load_knowledge_base` reads besides ``conditions/*.yaml``."""
-
-
-def _read_texts(root: Path) -> dict[str, str | None]:
-    """The text of every file the knowledge base is built from, by path under `root`.
-
-    Read once, before anything is parsed, so the cache key and the validation see the same
-    text. A missing file maps to None (reported where the loader would have read it).
-    """
-    names = [
-        *TOP_LEVEL_FILES,
-        *(f"conditions/{p.name}" for p in sorted((root / "conditions").glob("*.yaml"))),
-    ]
-    texts: dict[str, str | None] = {}
-    for name in names:
-        try:
-            texts[name] = (root / name).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            texts[name] = None
-    return texts
 
 
 def _read_yaml(texts: dict[str, str | None], name: str, problems: list[str]) -> Any:
@@ -231,8 +194,11 @@ def load_knowledge_base(data_dir: Path | None = None, *, use_cache: bool = True)
     (or ``ROOTCAUSE_KB_CACHE=0``) always validates in full and neither reads nor writes that
     cache. ``rootcause kb check`` always validates in full.
     """
-    root = data_dir or default_data_dir()
-    texts = _read_texts(root)
+    return knowledge_base_from_texts(read_texts(data_dir or default_data_dir()), use_cache=use_cache)
+
+
+def knowledge_base_from_texts(texts: dict[str, str | None], *, use_cache: bool = True) -> KnowledgeBase:
+    """`load_knowledge_base` for files already read (`files.read_texts`)."""
     use_cache = use_cache and os.environ.get("ROOTCAUSE_KB_CACHE", "1") != "0"
     key = _cache_key(texts) if use_cache else None
     if key is not None:
@@ -419,23 +385,15 @@ def _cache_key(texts: dict[str, str | None]) -> str | None:
     cached: it fails validation.
     """
     digest = hashlib.sha256(CACHE_FORMAT)
-    try:
-        for source in VALIDATOR_SOURCES:
-            digest.update(b"code\0%d\0" % len(source.name) + source.name.encode() + source.read_bytes())
-    except OSError:
+    if not digest_sources(digest, VALIDATOR_SOURCES):
         return None
     for version in (pydantic.VERSION, pydantic_core.__version__, orjson.__version__, sys.version):
         digest.update(b"version\0" + version.encode() + b"\0")
-    for name, text in texts.items():
-        if text is None:
-            return None
-        data = text.encode("utf-8")
-        digest.update(b"file\0%d\0%d\0" % (len(name), len(data)) + name.encode() + data)
-    return digest.hexdigest()
+    return digest.hexdigest() if digest_texts(digest, texts) else None
 
 
 def _validated_path(key: str) -> Path:
-    return _parse_cache() / f"kb-{key}.pickle"
+    return cache_dir() / f"kb-{key}.pickle"
 
 
 class _KnowledgeBaseUnpickler(pickle.Unpickler):
@@ -491,24 +449,10 @@ def _identical(a: Any, b: Any) -> bool:
 
 
 def _read_validated(key: str) -> KnowledgeBase | None:
-    """The cached knowledge base for `key`, or None when absent, unreadable or damaged.
-
-    A file that is not this user's, or that others may write, is not trusted; the payload must
-    carry the key and match its SHA-256; and only knowledge-base types may be unpickled.
-    """
-    header = CACHE_FORMAT + key.encode() + b"\n"
-    try:
-        with _validated_path(key).open("rb") as fh:
-            status = os.fstat(fh.fileno())
-            if status.st_uid != os.getuid() or status.st_mode & 0o022:
-                return None
-            blob = fh.read()
-    except OSError:
-        return None
-    if not blob.startswith(header):
-        return None
-    checksum, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
-    if hashlib.sha256(payload).digest() != checksum:
+    """The cached knowledge base for `key`, or None when absent, unreadable, damaged or untrusted
+    (`files.read_trusted`); only knowledge-base types may be unpickled."""
+    payload = read_trusted(_validated_path(key), CACHE_FORMAT + key.encode() + b"\n")
+    if payload is None:
         return None
     try:
         return _decode(payload)
@@ -520,17 +464,7 @@ def _write_validated(key: str, kb: KnowledgeBase) -> None:
     """Store a validated knowledge base, if it reads back exactly; an unwritable cache is skipped."""
     try:
         payload = pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL)
-        if not _identical(_decode(payload), kb):
-            return
-        path = _validated_path(key)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(CACHE_FORMAT + key.encode() + b"\n" + hashlib.sha256(payload).digest() + payload)
-        partial.replace(path)
-        stale = sorted(path.parent.glob("kb-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in stale[KEEP_VALIDATED:]:  # other code or data versions; the newest few stay
-            old.unlink(missing_ok=True)
+        if _identical(_decode(payload), kb):
+            write_trusted(_validated_path(key), CACHE_FORMAT + key.encode() + b"\n", payload, KEEP_VALIDATED)
     except Exception:  # the cache is an optimisation: failing to store is never an error
         pass

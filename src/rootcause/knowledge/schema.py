@@ -12,18 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TriageLevel = Literal["emergency", "urgent", "soon", "routine"]
-TRIAGE_LEVELS: tuple[TriageLevel, ...] = ("routine", "soon", "urgent", "emergency")
-"""Triage levels from least to most urgent; the index is the severity rank."""
+# Re-exported: the names live in vocabulary.py, which does not import pydantic.
+from rootcause.knowledge.vocabulary import PROCEDURES as PROCEDURES
+from rootcause.knowledge.vocabulary import TRIAGE_LEVELS as TRIAGE_LEVELS
+from rootcause.knowledge.vocabulary import Procedure as Procedure
+from rootcause.knowledge.vocabulary import TriageLevel as TriageLevel
 
-Procedure = Literal["discectomy", "laminectomy", "fusion", "interspinous_spacer", "other"]
-PROCEDURES: tuple[Procedure, ...] = (
-    "discectomy",
-    "laminectomy",
-    "fusion",
-    "interspinous_spacer",
-    "other",
-)
 FindingCategory = Literal[
     "history", "symptom", "risk_factor", "examination", "laboratory", "imaging", "procedure"
 ]
