@@ -42,7 +42,7 @@ for k in range(600):
         case["id"] = ids[k % len(ids)]
     lines.append(json.dumps(case).encode() + b"\n")
 lines.insert(7, b"{not json\n")
-pieces, errors = process_chunk(engine, Chunk(1, lines), ContractRenderer(engine))
+pieces, errors = process_chunk(engine, Chunk(1, b"".join(lines)), ContractRenderer(engine))
 out = b"".join(bytes(p) for p in pieces)
 assert len(errors) == 1 and out.count(b"\n") == len(lines), (len(errors), out.count(b"\n"))
 for line in out.splitlines():

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -74,27 +75,44 @@ class Chunk:
     """Consecutive input lines as read (newlines and blank lines kept) and the first one's number."""
 
     first_line: int
-    lines: list[bytes]
+    text: bytes
+
+    @cached_property
+    def lines(self) -> list[bytes]:
+        """The lines without their b"\n", split as a file iterator splits them."""
+        lines = self.text.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # the text's last newline ends a line; it does not start one
+        return lines
+
+    @property
+    def n_lines(self) -> int:
+        ends = self.text.count(b"\n")
+        return ends + 1 if self.text and not self.text.endswith(b"\n") else ends
 
 
 def read_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[Chunk]:
     """Split a binary stream into chunks of `chunk_size` lines (the file iterator runs in C)."""
     number = 1
     while lines := list(islice(stream, chunk_size)):
-        yield Chunk(number, lines)
+        yield Chunk(number, b"".join(lines))
         number += len(lines)
 
 
 def decode_chunk(chunk: Chunk, finding_ids: frozenset[str]) -> list[Case | LineError]:
     """Decode and validate a chunk; a Case or a LineError for each non-blank line, in order.
 
-    The lines are spliced into one JSON array and decoded in one call; a blank or bad line
-    makes that fail, and only then is the chunk decoded line by line.
+    The chunk's newlines become commas and the whole is decoded as one JSON array in one call
+    (no object per line is made first); a blank or bad line, or a line that held more than one
+    value, makes that fail, and only then is the chunk decoded line by line.
     """
     decoded: list[Case | LineError]
     numbers: list[int]
+    text = chunk.text[:-1] if chunk.text.endswith(b"\n") else chunk.text
     try:
-        decoded = list(_DECODE_MANY.decode(b"[" + b",".join(chunk.lines) + b"]"))
+        decoded = list(_DECODE_MANY.decode(b"[" + text.replace(b"\n", b",") + b"]"))
+        if len(decoded) != chunk.n_lines:
+            raise msgspec.DecodeError("not one value per line")
         numbers = list(range(chunk.first_line, chunk.first_line + len(decoded)))
     except (msgspec.ValidationError, msgspec.DecodeError):
         decoded, numbers = [], []
@@ -262,7 +280,7 @@ def score_into(
             for chunk in read_chunks(src, chunk_size):
                 pieces, errors = process_chunk(engine, chunk, renderer)
                 write_pieces(out_fd, pieces)
-                yield errors, len(chunk.lines), src.tell()
+                yield errors, chunk.n_lines, src.tell()
         return
     yield from _score_in_workers(engine, renderer, src, out_fd, chunk_size, workers)
 
@@ -371,7 +389,7 @@ def _worker(
     gc.disable()
     try:
         while (span := conn.recv()) is not None:
-            chunk = Chunk(span.first_line, data[span.start : span.end].splitlines(keepends=True))
+            chunk = Chunk(span.first_line, data[span.start : span.end])
             pieces, errors = process_chunk(engine, chunk, renderer)
             conn.send((span, sum(map(len, pieces)), errors))
             offset = conn.recv()
