@@ -32,14 +32,6 @@ CASE = {
 
 
 @pytest.fixture()
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("ROOTCAUSE_CACHE_DIR", str(directory))
-    monkeypatch.delenv("ROOTCAUSE_KB_CACHE", raising=False)
-    return directory
-
-
-@pytest.fixture()
 def compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per engine compiled from a knowledge base from here on."""
     calls: list[int] = []

@@ -26,14 +26,6 @@ from rootcause.knowledge.loader import KnowledgeBase, default_data_dir, load_kno
 
 
 @pytest.fixture()
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("ROOTCAUSE_CACHE_DIR", str(directory))
-    monkeypatch.delenv("ROOTCAUSE_KB_CACHE", raising=False)
-    return directory
-
-
-@pytest.fixture()
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per full validation (schema and cross-file checks) from here on."""
     calls: list[int] = []

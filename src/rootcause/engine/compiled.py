@@ -20,10 +20,7 @@ switches this cache off along with the load cache.
 from __future__ import annotations
 
 import dataclasses
-import gc
-import hashlib
 import importlib.util
-import io
 import os
 import pickle
 import sys
@@ -38,7 +35,7 @@ from rootcause.engine.assess import Engine
 from rootcause.engine.model import Model
 from rootcause.engine.triage import TriageModel
 from rootcause.knowledge import files
-from rootcause.knowledge.files import cache_dir, default_data_dir, digest_sources, digest_texts, read_texts
+from rootcause.knowledge.files import cache_dir, default_data_dir, read_texts
 
 if TYPE_CHECKING:
     from rootcause.knowledge.loader import KnowledgeBase
@@ -104,13 +101,8 @@ def _installed(distribution: str) -> str:
 
 def _cache_key(texts: dict[str, str | None]) -> str | None:
     """SHA-256 over everything the compiled parts depend on; None when not cacheable."""
-    digest = hashlib.sha256(CACHE_FORMAT)
-    if not digest_sources(digest, COMPILER_SOURCES):
-        return None
     versions = (np.__version__, sys.version, _installed("pydantic"), _installed("pydantic_core"))
-    for version in versions:
-        digest.update(b"version\0" + version.encode() + b"\0")
-    return digest.hexdigest() if digest_texts(digest, texts) else None
+    return files.cache_key(CACHE_FORMAT, COMPILER_SOURCES, versions, texts)
 
 
 def _path(key: str) -> Path:
@@ -130,14 +122,8 @@ class _CompiledUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not a compiled-engine type")
 
 
-def _decode(payload: bytes) -> tuple[Model, TriageModel] | None:
-    collecting = gc.isenabled()
-    gc.disable()  # many new objects, no cycles: a collection part-way is pure cost
-    try:
-        parts = _CompiledUnpickler(io.BytesIO(payload)).load()
-    finally:
-        if collecting:
-            gc.enable()
+def _read(key: str) -> tuple[Model, TriageModel] | None:
+    parts = files.read_pickled(_path(key), CACHE_FORMAT, key, _CompiledUnpickler)
     ok = (
         isinstance(parts, tuple)
         and len(parts) == 2
@@ -147,25 +133,10 @@ def _decode(payload: bytes) -> tuple[Model, TriageModel] | None:
     return (parts[0], parts[1]) if ok else None
 
 
-def _read(key: str) -> tuple[Model, TriageModel] | None:
-    payload = files.read_trusted(_path(key), CACHE_FORMAT + key.encode() + b"\n")
-    if payload is None:
-        return None
-    try:
-        return _decode(payload)
-    except Exception:  # a damaged payload of any kind is a cache miss, never an error
-        return None
-
-
 def _write(key: str, model: Model, triage_model: TriageModel) -> None:
     """Store the compiled parts, if they read back identical; an unwritable cache is skipped."""
-    try:
-        payload = pickle.dumps((model, triage_model), protocol=pickle.HIGHEST_PROTOCOL)
-        back = _decode(payload)
-        if back is not None and identical(back, (model, triage_model)):
-            files.write_trusted(_path(key), CACHE_FORMAT + key.encode() + b"\n", payload, KEEP_COMPILED)
-    except Exception:  # the cache is an optimisation: failing to store is never an error
-        pass
+    parts = (model, triage_model)
+    files.write_pickled(_path(key), CACHE_FORMAT, key, parts, _CompiledUnpickler, identical, KEEP_COMPILED)
 
 
 def identical(a: Any, b: Any) -> bool:

@@ -6,9 +6,14 @@ Kept free of pydantic and of the schema: the compiled engine is read from its ca
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import io
 import os
+import pickle
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 TOP_LEVEL_FILES = (
     "manifest.yaml",
@@ -57,24 +62,69 @@ def read_texts(root: Path) -> dict[str, str | None]:
     return texts
 
 
-def digest_texts(digest: hashlib._Hash, texts: dict[str, str | None]) -> bool:
-    """Add every file's path and text to `digest`; False (not cacheable) when one is missing."""
-    for name, text in texts.items():
-        if text is None:
-            return False
-        data = text.encode("utf-8")
-        digest.update(b"file\0%d\0%d\0" % (len(name), len(data)) + name.encode() + data)
-    return True
-
-
-def digest_sources(digest: hashlib._Hash, sources: tuple[Path, ...]) -> bool:
-    """Add the source of the code that builds a cached object; False when one cannot be read."""
+def cache_key(
+    cache_format: bytes, sources: tuple[Path, ...], versions: Iterable[str], texts: dict[str, str | None]
+) -> str | None:
+    """SHA-256 over a cache's format, the source of the code that builds what it stores, the
+    versions of what that code runs on, and every file's path and text; None when not cacheable
+    (a source cannot be read, or a file is missing: such a knowledge base fails validation)."""
+    digest = hashlib.sha256(cache_format)
     try:
         for source in sources:
             digest.update(b"code\0%d\0" % len(source.name) + source.name.encode() + source.read_bytes())
     except OSError:
-        return False
-    return True
+        return None
+    for version in versions:
+        digest.update(b"version\0" + version.encode() + b"\0")
+    for name, text in texts.items():
+        if text is None:
+            return None
+        data = text.encode("utf-8")
+        digest.update(b"file\0%d\0%d\0" % (len(name), len(data)) + name.encode() + data)
+    return digest.hexdigest()
+
+
+def unpickle(payload: bytes, unpickler: type[pickle.Unpickler]) -> Any:
+    """Unpickle with the cyclic collector paused: thousands of new objects and no reference
+    cycles, so a collection part-way (which walks every object of every module) is pure cost."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return unpickler(io.BytesIO(payload)).load()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def read_pickled(path: Path, cache_format: bytes, key: str, unpickler: type[pickle.Unpickler]) -> Any:
+    """What a trusted cache file holds (`read_trusted`), or None; a damaged payload of any kind
+    is a miss, never an error. `unpickler` decides which types may be built."""
+    payload = read_trusted(path, cache_format + key.encode() + b"\n")
+    if payload is None:
+        return None
+    try:
+        return unpickle(payload, unpickler)
+    except Exception:
+        return None
+
+
+def write_pickled(
+    path: Path,
+    cache_format: bytes,
+    key: str,
+    value: Any,
+    unpickler: type[pickle.Unpickler],
+    identical: Callable[[Any, Any], bool],
+    keep: int,
+) -> None:
+    """Store `value` if it reads back `identical` through `unpickler`; an unwritable cache is
+    skipped (the cache is an optimisation: failing to store is never an error)."""
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if identical(unpickle(payload, unpickler), value):
+            write_trusted(path, cache_format + key.encode() + b"\n", payload, keep)
+    except Exception:
+        pass
 
 
 def read_trusted(path: Path, header: bytes) -> bytes | None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import gc
 import hashlib
-import io
 import os
 import pickle
 import sys
@@ -35,12 +33,11 @@ from rootcause.errors import KnowledgeBaseError
 from rootcause.knowledge import schema
 from rootcause.knowledge.files import (
     cache_dir,
+    cache_key,
     default_data_dir,
-    digest_sources,
-    digest_texts,
+    read_pickled,
     read_texts,
-    read_trusted,
-    write_trusted,
+    write_pickled,
 )
 from rootcause.knowledge.schema import (
     PROCEDURES,
@@ -384,12 +381,8 @@ def _cache_key(texts: dict[str, str | None]) -> str | None:
     cache, pickle and floats come from Python). A knowledge base with a missing file is never
     cached: it fails validation.
     """
-    digest = hashlib.sha256(CACHE_FORMAT)
-    if not digest_sources(digest, VALIDATOR_SOURCES):
-        return None
-    for version in (pydantic.VERSION, pydantic_core.__version__, orjson.__version__, sys.version):
-        digest.update(b"version\0" + version.encode() + b"\0")
-    return digest.hexdigest() if digest_texts(digest, texts) else None
+    versions = (pydantic.VERSION, pydantic_core.__version__, orjson.__version__, sys.version)
+    return cache_key(CACHE_FORMAT, VALIDATOR_SOURCES, versions, texts)
 
 
 def _validated_path(key: str) -> Path:
@@ -407,19 +400,6 @@ class _KnowledgeBaseUnpickler(pickle.Unpickler):
         elif module == __name__ and name == KnowledgeBase.__name__:
             return KnowledgeBase
         raise pickle.UnpicklingError(f"{module}.{name} is not a knowledge-base type")
-
-
-def _decode(payload: bytes) -> KnowledgeBase | None:
-    # Thousands of new objects and no reference cycles: a collection pass part-way (which would
-    # walk every object of every imported module) is pure cost, so the collector waits.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        kb = _KnowledgeBaseUnpickler(io.BytesIO(payload)).load()
-    finally:
-        if collecting:
-            gc.enable()
-    return kb if isinstance(kb, KnowledgeBase) else None
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -450,21 +430,13 @@ def _identical(a: Any, b: Any) -> bool:
 
 def _read_validated(key: str) -> KnowledgeBase | None:
     """The cached knowledge base for `key`, or None when absent, unreadable, damaged or untrusted
-    (`files.read_trusted`); only knowledge-base types may be unpickled."""
-    payload = read_trusted(_validated_path(key), CACHE_FORMAT + key.encode() + b"\n")
-    if payload is None:
-        return None
-    try:
-        return _decode(payload)
-    except Exception:  # a damaged payload of any kind is a cache miss, never an error
-        return None
+    (`files.read_pickled`); only knowledge-base types may be unpickled."""
+    kb = read_pickled(_validated_path(key), CACHE_FORMAT, key, _KnowledgeBaseUnpickler)
+    return kb if isinstance(kb, KnowledgeBase) else None
 
 
 def _write_validated(key: str, kb: KnowledgeBase) -> None:
     """Store a validated knowledge base, if it reads back exactly; an unwritable cache is skipped."""
-    try:
-        payload = pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL)
-        if _identical(_decode(payload), kb):
-            write_trusted(_validated_path(key), CACHE_FORMAT + key.encode() + b"\n", payload, KEEP_VALIDATED)
-    except Exception:  # the cache is an optimisation: failing to store is never an error
-        pass
+    write_pickled(
+        _validated_path(key), CACHE_FORMAT, key, kb, _KnowledgeBaseUnpickler, _identical, KEEP_VALIDATED
+    )
