@@ -1,4 +1,6 @@
-"""Findings dicts to the int8 state matrix, and sums over stated findings, in C (_findings.c)."""
+"""Cases to the scorer's columns and int8 state matrix, and sums over stated findings, in C (_findings.c)."""
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,3 +17,12 @@ def signed_sums(
     negative: npt.NDArray[np.float64] | None,
     out: npt.NDArray[np.float64],
 ) -> None: ...
+def case_columns(
+    cases: list[Any],
+    procedures: dict[str, int],
+    reliefs: dict[str, int],
+    speeds: dict[str, int],
+    trends: dict[str, int],
+    sexes: dict[str, int],
+    out: npt.NDArray[np.int64],
+) -> tuple[list[tuple[str | bool | None, ...]], list[int]]: ...

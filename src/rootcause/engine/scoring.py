@@ -19,7 +19,7 @@ import numpy.typing as npt
 from rootcause.engine import _findings
 from rootcause.engine.case import Case
 from rootcause.engine.model import Array, IntArray, Model, bin_indices
-from rootcause.engine.timeline import Timeline, timing_columns
+from rootcause.engine.timeline import Timeline, TimingColumns, build_timeline, timing_columns
 
 
 @dataclass(frozen=True)
@@ -74,18 +74,15 @@ def _state_column(values: Sequence[str | None], states: list[str]) -> IntArray:
     return np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
 
-def _context(model: Model, cases: Sequence[Case]) -> Array:
+def _context(model: Model, contexts: list[tuple[str | bool | None, ...]], columns: IntArray) -> Array:
     """Summed log factors of the route/approach/implant, age and sex modifiers, (n, C).
 
-    Cases share few distinct surgical contexts, so each distinct one is resolved once.
+    Cases share few distinct surgical contexts (`contexts`, found by `_findings.case_columns`),
+    so each distinct one is resolved once.
     """
-    surgeries = [c.surgery for c in cases]
-    keys = [(s.procedure, s.route, s.approach, s.instrumented) for s in surgeries]
-    combos: dict[tuple[str | bool | None, ...], int] = {}
-    combo_of = [combos.setdefault(key, len(combos)) for key in keys]
-    table = np.zeros((len(combos), model.n_conditions))
+    table = np.zeros((len(contexts), model.n_conditions))
     names = ("procedure", "route", "approach", "instrumented")
-    for key, k in combos.items():
+    for k, key in enumerate(contexts):
         cached = model.context_cache.get(key)
         if cached is None:
             cached = np.zeros(model.n_conditions)
@@ -95,36 +92,79 @@ def _context(model: Model, cases: Sequence[Case]) -> Array:
                     cached += mod.log_factor
             model.context_cache[key] = cached
         table[k] = cached
-    context: Array = table[combo_of]
-    context += model.log_age[_int_column([c.age for c in cases])]
-    sex_index = {sex: k for k, sex in enumerate(model.sex_states)}
-    context += model.log_sex[[sex_index.get(c.sex, -1) for c in cases]]  # type: ignore[arg-type]
+    context: Array = table[columns[COLUMN_CONTEXT]]
+    context += model.log_age[columns[COLUMN_AGE]]  # -1: the last row, age unknown
+    context += model.log_sex[columns[COLUMN_SEX]]  # -1: the last row, sex unknown or unmodified
     return context
 
 
-def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline] | None = None) -> Encoded:
-    """Cases to arrays, pulling each field out of all cases in one pass (no per-case branches).
+# Rows of the (9, n) array `_findings.case_columns` fills, in its order.
+(
+    COLUMN_PROCEDURE,
+    COLUMN_DAYS,
+    COLUMN_ONSET,
+    COLUMN_RELIEF,
+    COLUMN_SPEED,
+    COLUMN_TREND,
+    COLUMN_CONTEXT,
+    COLUMN_AGE,
+    COLUMN_SEX,
+) = range(9)
 
-    `timelines` are used when given; otherwise the timing is read from the cases directly.
+
+def _index(states: Sequence[str]) -> dict[str, int]:
+    return {state: i for i, state in enumerate(states)}
+
+
+def _set_timing(model: Model, columns: IntArray, rows: IntArray | slice, timing: TimingColumns) -> None:
+    """Overwrite the timing rows of `columns` for the cases `rows` with derived timing."""
+    columns[COLUMN_DAYS, rows] = _int_column(timing.days)
+    columns[COLUMN_ONSET, rows] = _int_column(timing.onset_days)
+    columns[COLUMN_RELIEF, rows] = _state_column(timing.relief, model.relief_states)
+    columns[COLUMN_SPEED, rows] = _state_column(timing.speed, model.speed_states)
+    columns[COLUMN_TREND, rows] = _state_column(timing.trend, model.trend_states)
+
+
+def encode(model: Model, cases: Sequence[Case], timelines: Sequence[Timeline] | None = None) -> Encoded:
+    """Cases to arrays: every column in one C pass over the cases (`_findings.case_columns`).
+
+    `timelines` are used when given; otherwise the timing is read from the cases directly, and
+    derived by `build_timeline` only for the cases with pain scores or dates (the same values
+    either way: a case without those has nothing to derive).
     """
     n, n_f = len(cases), model.n_findings
+    cases = cases if isinstance(cases, list) else list(cases)
     state = np.empty((n, n_f), dtype=np.int8)
     _findings.fill_states([c.findings for c in cases], model.finding_index, n_f, state)
-    timing = timing_columns(cases, timelines)
-    days = _int_column(timing.days)
-    onset_days = _int_column(timing.onset_days)
-    procedure = _state_column([c.surgery.procedure for c in cases], list(model.procedure_index))
+    columns: IntArray = np.empty((9, n), dtype=np.int64)
+    contexts, slow = _findings.case_columns(
+        cases,
+        model.procedure_index,
+        _index(model.relief_states),
+        _index(model.speed_states),
+        _index(model.trend_states),
+        _index(model.sex_states),
+        columns,
+    )
+    if timelines is not None:
+        _set_timing(model, columns, slice(None), timing_columns(cases, timelines))
+    elif slow:
+        derived = [cases[i] for i in slow]
+        _set_timing(
+            model, columns, np.array(slow), timing_columns(derived, [build_timeline(c) for c in derived])
+        )
+    days, onset_days = columns[COLUMN_DAYS], columns[COLUMN_ONSET]
     return Encoded(
-        procedure=procedure,
+        procedure=columns[COLUMN_PROCEDURE],
         state=state,
         days=days,
         onset_days=onset_days,
         onset=bin_indices(model.onset_bins, onset_days),
         assessed=bin_indices(model.assessed_bins, days),
-        relief=_state_column(timing.relief, model.relief_states),
-        speed=_state_column(timing.speed, model.speed_states),
-        trend=_state_column(timing.trend, model.trend_states),
-        context=_context(model, cases),
+        relief=columns[COLUMN_RELIEF],
+        speed=columns[COLUMN_SPEED],
+        trend=columns[COLUMN_TREND],
+        context=_context(model, contexts, columns),
     )
 
 
