@@ -22,6 +22,7 @@ from rootcause import Engine, KnowledgeBaseError, load_engine
 from rootcause.engine import compiled
 from rootcause.engine.model import export_tables
 from rootcause.knowledge.loader import default_data_dir, load_knowledge_base
+from test_kb_cache import _Remove  # a pickle that would call os.remove
 
 CASE = {
     "surgery": {"procedure": "discectomy"},
@@ -128,16 +129,6 @@ def test_changed_compiler_source_or_versions_compile_again(
 def test_installed_versions_are_read_without_importing_the_package() -> None:
     assert compiled._installed("pydantic").startswith("pydantic-")
     assert compiled._installed("no_such_distribution_here") == ""
-
-
-class _Remove:
-    """Unpickles into a call of os.remove: what a hostile cache file could try."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = str(target)
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.remove, (self.target,)
 
 
 def _rewrite(entry: Path, payload: bytes) -> None:
