@@ -99,6 +99,9 @@ HELD_OUT_FLOORS = [
     # courses over time, several time points a note, written last in session 9 (first run 0.84 / 0.88, 2
     # red-flag errors, none lower; the reader at the session's start scored 0.83 / 0.88 with one lower)
     ("notes_heldout25", 0.84, 0.87, 1, 0.96),
+    # session 10: long documents (multi-page letters, discharge summaries, MDT outcomes, medico-legal
+    # chronologies); first run 0.85 / 0.85, 5 red-flag errors, procedure 22/25, days 21/25, triage lower in 3
+    ("notes_heldout26", 0.86, 0.85, 1, 0.96),
 ]
 
 
@@ -130,7 +133,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout8", 0),
         ("notes_heldout9", 4),
         ("notes_heldout10", 0),
-        ("notes_heldout11", 2),
+        ("notes_heldout11", 1),
         ("notes_heldout12", 1),
         ("notes_heldout13", 1),
         ("notes_heldout14", 1),
@@ -148,6 +151,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout23", 0),
         ("notes_heldout24", 0),
         ("notes_heldout25", 0),
+        # h26-24: a weakness not read as new (urgent -> soon)
+        ("notes_heldout26", 1),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -1515,6 +1520,87 @@ def test_new_weakness_after_normal_preoperative_power() -> None:
     )
     assert got["foot_drop"] is True and got["new_motor_deficit"] is True
     assert got["preop_motor_deficit"] is False
+    strength = findings("Exam: Right EHL 4+/5, otherwise 5/5; she had full strength before her surgery.")
+    assert strength["new_motor_deficit"] is True and strength["preop_motor_deficit"] is False
+    assert findings("Exam: full strength throughout.")["leg_weakness"] is False
+
+
+CHRONOLOGY = (
+    "1.1 2016: right L5/S1 microdiscectomy with full recovery.\n"
+    "1.4 05/09/2022: L5/S1 anterior lumbar interbody fusion with posterior percutaneous pedicle screws.\n"
+    "1.5 Two weeks post-operatively: superficial wound infection."
+)
+LISTED = "History:\n- 2014: L4/5 discectomy.\n- 03/2019 - L4-5 revision discectomy and TLIF."
+NAMED_INDEX = (
+    "Surgical history: L4/5 decompression (bilateral laminotomy) in 2014, followed by recurrence. "
+    "Index operation: L4-S1 instrumented posterolateral fusion with pedicle screws, 11/03/2019."
+)
+DYNESYS = (
+    "Surgical history: L4-L5 dynamic stabilization (Dynesys: bilateral pedicle screws with flexible "
+    "cord and spacers, no fusion), 08/19/2025."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "note_date", "procedure", "days"),
+    [
+        (CHRONOLOGY, "2025-01-15", "fusion", 863),  # a chronology's dated lines: the latest operation
+        (LISTED, None, "fusion", None),
+        (NAMED_INDEX, "2025-06-24", "fusion", 2297),  # the note names the index operation
+        (DYNESYS, None, "other", None),  # a dynamic stabilisation is instrumented, not a fusion
+    ],
+)
+def test_which_operation_is_the_index_one(
+    text: str, note_date: str | None, procedure: str, days: int | None
+) -> None:
+    got = case(text, note_date)
+    assert got["surgery"]["procedure"] == procedure, got
+    if days is not None:
+        assert got["days_since_surgery"] == days, got
+
+
+RETENTION_SETTLED = (
+    "Post-op course: urinary retention after catheter removal on day 1, re-catheterised; "
+    "successful trial without catheter on day 2, voiding normally at discharge."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # over by the end of the story, or a clause a semicolon joins to it
+        (RETENTION_SETTLED, {"bladder_dysfunction": False}),
+        (
+            "Transient urinary retention after Foley removal on POD 1, voiding spontaneously since.",
+            {"bladder_dysfunction": False},
+        ),
+        (
+            "A superficial wound dehiscence at three weeks healed with dressings by six weeks.",
+            {"wound_problem": False},
+        ),
+        # the same words about before do not make a problem go away
+        (
+            "New urinary retention since this morning; previously voiding normally.",
+            {"bladder_dysfunction": True},
+        ),
+        ("Urinary retention tonight; he was voiding normally before.", {"bladder_dysfunction": True}),
+        ("Wound discharging pus, had healed last week.", {"wound_problem": True}),
+        # not asked is not known either way
+        (
+            "Not passed urine since 22:00. Not asked re bowels yet.",
+            {"bladder_dysfunction": True, "bowel_dysfunction": None},
+        ),
+        ("Not asked about saddle numbness.", {"saddle_anaesthesia": None}),
+        (
+            "Denies saddle numbness, not asked about bladder.",
+            {"saddle_anaesthesia": False, "bladder_dysfunction": None},
+        ),
+    ],
+)
+def test_problems_that_resolved_and_questions_not_asked(text: str, expected: dict[str, bool | None]) -> None:
+    got = findings(text)
+    for fid, value in expected.items():
+        assert got.get(fid) is value, (fid, got)
 
 
 def test_root_blocks_at_the_operated_and_at_another_level() -> None:

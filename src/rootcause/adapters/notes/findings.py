@@ -18,6 +18,15 @@ from rootcause.adapters.notes.language import Measurement
 from rootcause.adapters.notes.notedoc import NoteDoc, Target
 from rootcause.adapters.notes.surgery import Evidence, parse_levels
 
+# "previously voiding normally", "had been healing": words about an earlier state, not the outcome
+EARLIER_STATE = re.compile(
+    r"\b(?:previously|before|until|was|were|had(?:\s+been)?|prior(?:\s+to)?)\s+$", re.IGNORECASE
+)
+EARLIER_AFTER = re.compile(r"\s*(?:before|previously|until|pre-?op)\b", re.IGNORECASE)
+# "not asked re bowels", "not yet examined": nothing is known, so nothing is denied
+NOT_YET_KNOWN = re.compile(
+    r"\bnot\s+(?:yet\s+)?(?:asked|enquired|assessed|examined|checked|tested)\b", re.IGNORECASE
+)
 PAST = re.compile(
     r"\b(?:had|was|were|initially|earlier|required|needed|presented|at\s+presentation|(?:on\s+)?day\s+\d+"
     r"|(?:on\s+)?POD\s*#?\s*\d+"
@@ -277,7 +286,7 @@ class FindingReader:
                 if t.info.negative and negated and self.denied_at_once(t):
                     continue  # a denied absence phrase ("hasn't passed urine") is not a clear statement
                 value = not t.info.negative and not negated
-                if value and "RESOLVED" in t.flags:
+                if value and ("RESOLVED" in t.flags or self.resolved_later(t, fid)):
                     value = fid in rules.since_surgery
                 if value and "DISCONTINUED" in t.flags and fid in rules.discontinuable:
                     value = False
@@ -332,10 +341,28 @@ class FindingReader:
             for o in self.nd.targets
         )
 
+    def resolved_later(self, t: Target, fid: str) -> bool:
+        """'urinary retention after catheter removal on day 1, ...; voiding normally at discharge': the
+        problem is over by the end of its sentence, or of the clause a semicolon joins to it
+        (finding_rules.resolved_later)."""
+        words = self.lang.finding_rules.resolved_later.get(fid)
+        if not words:
+            return False
+        rest = self.nd.text[t.end : t.sentence.end]
+        following = t.sentence.index + 1
+        if rest.rstrip().endswith(";") and following < len(self.nd.sentences):
+            rest += " " + self.nd.sentences[following].text  # clauses the semicolon splits off are one story
+        for m in _rx(words).finditer(rest):
+            before = rest[max(0, m.start() - 20) : m.start()]
+            after = rest[m.end() : m.end() + 15]
+            if not (EARLIER_STATE.search(before) or EARLIER_AFTER.match(after)):
+                return True
+        return False
+
     def denied_list(self, t: Target) -> bool:
         """'No problems peeing or with bowel movements': a denial earlier in the sentence, no 'but' between,
         covers a bare name it lists (ConText gives the denial to the first target only)."""
-        lead = self.nd.text[t.sentence.start : t.start]
+        lead = NOT_YET_KNOWN.sub(" ", self.nd.text[t.sentence.start : t.start])
         return bool(
             re.search(r"\b(?:no|nil|denies|denied|never|not|don't|doesn't|didn't|dont)\b", lead, re.I)
             and not re.search(r"\b(?:but|however|although|though|except|yet|whereas)\b|[;:]", lead, re.I)

@@ -256,6 +256,11 @@ class FindingRules(Strict):
         description="finding -> findings whose frame in the same sentence means the words describe the other "
         "finding ('sensation reduced over the L5 dermatome' is sensory loss, not the pain's distribution)",
     )
+    resolved_later: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="finding -> words that, later in the same sentence, say the problem has gone (read as "
+        "RESOLVED); not after 'previously', 'before', 'until', 'was' or 'had been'",
+    )
     modality_from_title: bool = Field(
         default=True,
         description="a report whose first line names one modality ('MRI LUMBAR SPINE') is read as that",

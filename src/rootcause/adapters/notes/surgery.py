@@ -148,7 +148,7 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
         ]
     if not procs:
         return None
-    first = _latest_dated(nd, procs) or procs[0]
+    first = _labelled_index(nd, procs) or _latest_dated(nd, procs) or procs[0]
     group = [t for t in procs if t.sentence.index == first.sentence.index]
     entries = [ops[int(t.info.key)] for t in group]
     reading = OperationReading(group, entries)
@@ -215,12 +215,37 @@ OPERATION_DATE = re.compile(
 )
 
 
+# "Index operation: L4-S1 instrumented posterolateral fusion", "index procedure was an L5/S1 microdiscectomy"
+INDEX_LABEL = re.compile(
+    r"\bindex\s+(?:operation|procedure|surgery|op)\b(?:\s+(?:was|is))?[^.;\n]{0,30}$", re.IGNORECASE
+)
+
+
+def _labelled_index(nd: NoteDoc, procs: list[Target]) -> Target | None:
+    """The operation the note itself calls the index one, if it names one."""
+    for t in procs:
+        if INDEX_LABEL.search(nd.text[max(t.sentence.start, t.start - 60) : t.start]):
+            return t
+    return None
+
+
+# a chronology's entry: "1.4 05/09/2022: L5/S1 ALIF ...", "- 2016: right L5/S1 microdiscectomy"
+LINE_DATE = re.compile(
+    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?(?:(?:(?P<d>\d{1,2})[/.-])?(?P<m>\d{1,2})[/.-])?"
+    r"(?P<y>(?:19|20)\d\d)\s*[:–-]\s*[^.;\n]{0,40}$"
+)
+
+
 def _latest_dated(nd: NoteDoc, procs: list[Target]) -> Target | None:
-    """'L5/S1 discectomy in 2011; revision discectomy in 2013; then an L4-S1 PLIF on 12/06/2019': where
-    two or more operations are dated, the index operation is the latest (None when fewer are dated)."""
+    """'L5/S1 discectomy in 2011; revision discectomy in 2013; then an L4-S1 PLIF on 12/06/2019', or a
+    chronology's dated lines ('2016: microdiscectomy', '05/09/2022: L5/S1 ALIF'): where two or more
+    operations are dated, the index operation is the latest (None when fewer are dated)."""
     dated: list[tuple[tuple[int, int, int], Target]] = []
     for t in procs:
-        m = OPERATION_DATE.match(nd.text[t.end : min(t.sentence.end, t.end + 40)])
+        line_start = nd.text.rfind("\n", 0, t.start) + 1
+        m = OPERATION_DATE.match(nd.text[t.end : min(t.sentence.end, t.end + 40)]) or LINE_DATE.match(
+            nd.text[line_start : t.start]
+        )
         if m is not None:
             day, month = (int(m["d"]), int(m["m"])) if m["d"] else (0, 0)
             dated.append(((int(m["y"]), month, day), t))
