@@ -1357,6 +1357,14 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"pain_scores": [{"day": 1181, "nrs": 8}, {"day": 1204, "nrs": 8}]},
         ),
+        # numbered chronology entries date their scores; a heading ending with its date starts a new one
+        (
+            "1.4 05/09/2022: L5/S1 ALIF.\n1.3 22/08/2022: pre-operative assessment: left leg pain 8/10.\n"
+            "1.9 20/11/2024: CT lumbar spine.\n\n2. Present complaints (15/01/2025)\n"
+            "He rated the leg pain 7/10 at interview.",
+            "2025-01-15",
+            {"pain_scores": [{"day": -14, "nrs": 8}, {"day": 863, "nrs": 7}]},
+        ),
         # a call log's entries "Call 1, 11/09/2026 (...)"; a heading's clinic date over a timeline's entries
         (
             "L4/5 TLIF, Tue 01/09/2026.\n\nCall 1, 11/09/2026 (day-10 call): leg pain 0/10.\n\n"

@@ -14,7 +14,16 @@ from rootcause.adapters.notes.timewords import DateMention, dates, durations, mo
 
 # what may come before a date heading an entry: nothing, a bullet, or a short label ("Call 3 - ", "Visit 2:",
 # "Call 1, ", "6-week review "); read by the note's date and by the day of each entry's pain scores
-ENTRY_PREFIX = re.compile(r"^[ \t]*(?:[-*•]\s*)?(?:[A-Za-z][\w.#/ -]{0,23}?\s*[-–:,]?\s*)?$")
+# what may open a line before its entry's date: a bullet or a chronology's number ("1.3 22/08/2022:"), then a
+# short label ("Call 3 - ", "Spinal Outpatients, ")
+ENTRY_PREFIX = re.compile(
+    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?(?:[A-Za-z][\w.#/ -]{0,23}?\s*[-–:,]?\s*)?$"
+)
+# a heading line that ends with its date: "2. Present complaints (15/01/2025)", "Clinic review - 03/06/2025:"
+HEADING_BEFORE = re.compile(
+    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?[A-Za-z][\w#/&, -]{0,40}?[\s(:,–-]*$"
+)
+HEADING_AFTER = re.compile(r"^[\s)\]]*[:–-]?\s*$")
 HEADING_CHARS = 200  # a note's heading: its first lines
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"
 POD = re.compile(
@@ -215,9 +224,14 @@ class DaysMixin:
         return self.nd.sentences[self.nd.token_sentence[self._token_at(d.start)]]
 
     def _heads_line(self, d: DateMention) -> bool:
-        """'12/11/2025: wound healed', 'Call 3 - 13/04/2026 (8/52): ...': a date opening a line's entry."""
+        """'12/11/2025: wound healed', 'Call 3 - 13/04/2026 (8/52): ...': a date opening a line's entry; or
+        a heading line that ends with its date ('2. Present complaints (15/01/2025)')."""
         line_start = self.nd.text.rfind("\n", 0, d.start) + 1
-        return ENTRY_PREFIX.match(self.nd.text[line_start : d.start]) is not None
+        if ENTRY_PREFIX.match(self.nd.text[line_start : d.start]) is not None:
+            return True
+        line_end = self.nd.text.find("\n", d.end)
+        after = self.nd.text[d.end : line_end if line_end >= 0 else len(self.nd.text)]
+        return bool(HEADING_AFTER.match(after) and HEADING_BEFORE.match(self.nd.text[line_start : d.start]))
 
     def _token_at(self, char: int) -> int:
         span = self.nd.doc.char_span(char, char + 1, alignment_mode="expand")
