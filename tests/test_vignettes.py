@@ -84,6 +84,10 @@ HELD_OUT = [
     # 29/30 at the top, triage 30/30). Kept as missed: new opposite-side root pain on day 3 after a TLIF, no
     # examination, which the writer took as residual (foraminal) compression; the engine leads with healing.
     HeldOut("vignettes_r10", 30, 29, top3=29),
+    # session 10: difficult distinctions between look-alike causes, and cases whose first-glance answer is
+    # wrong (first run 30/30 at the top and in the top three, triage 29/30, none under-triaged; one over: a
+    # tender calf with a negative duplex still fires the DVT rule, urgent where the writer said soon)
+    HeldOut("vignettes_r11", 30, 30),
 ]
 
 
