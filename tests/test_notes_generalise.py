@@ -1357,6 +1357,15 @@ def test_contrast_wording_does_not_negate_and_titles_name_the_modality() -> None
             None,
             {"pain_scores": [{"day": 1181, "nrs": 8}, {"day": 1204, "nrs": 8}]},
         ),
+        # a time after the operation leading a score in its sentence; not a return "at 3 weeks" now scored
+        (
+            "L4/5 discectomy on 01/01/2026. The operation gave her complete relief: at her wound check two "
+            "weeks later she scored it 1/10. Six weeks after surgery the leg pain was 2/10. At eight weeks "
+            "she rated it 0/10. The pain returned at 10 weeks and is now 7/10.",
+            "2026-03-20",
+            {"pain_scores": [{"day": 14, "nrs": 1}, {"day": 42, "nrs": 2}, {"day": 56, "nrs": 0},
+                             {"day": 78, "nrs": 7}]},
+        ),
         # numbered chronology entries date their scores; a heading ending with its date starts a new one
         (
             "1.4 05/09/2022: L5/S1 ALIF.\n1.3 22/08/2022: pre-operative assessment: left leg pain 8/10.\n"

@@ -81,6 +81,18 @@ CHECK_BEFORE_SCORE = re.compile(
     r"(?:post-?op\s+)?(?:check|review|follow-?up|appointment|visit|clinic)\b",
     re.I,
 )
+# a time after the operation leading a score in its sentence: "At six weeks she rated the leg pain 1/10",
+# "six weeks after surgery the leg pain was 1/10", "(the operation ...:) at her wound check two weeks later
+# she scored it 1/10" ("later" only in a sentence that names the operation before it)
+AFTER_OP_BEFORE_SCORE = re.compile(
+    r"(?:\b(?:at|by)\s+(?P<at>[\w-]+\s+(?:days?|weeks?|months?))(?!\s+(?:ago|before|pre))"
+    r"|\b(?P<after>[\w-]+\s+(?:days?|weeks?|months?))\s+(?:post-?op(?:eratively)?\b|after\s+(?:the\s+|her\s+|"
+    r"his\s+|my\s+)?(?:op|operation|surgery|procedure|\w*discectomy|\w*laminectomy|decompression|fusion)\b)"
+    r"|(?P<op>\b(?:operation|surgery|op)\b[^.;]*?)\b(?P<later>[\w-]+\s+(?:days?|weeks?|months?))\s+later\b)"
+    r"(?P<gap>[^.;]{0,60})$",
+    re.I,
+)
+NOT_THEN = re.compile(r"\b(?:now|today|currently|at\s+present|since|ago)\b", re.I)
 # a pain diary's line under a header giving the scale: "- 1 week after: 2", "4 weeks: 0, back at work"
 LIST_SCORE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?P<when>[A-Za-z0-9][^:\n]{1,38}?)\s*[:=]\s*(?P<v>10|\d)(?![\d./])"
@@ -806,12 +818,21 @@ class TimeReader(DaysMixin):
         return (before[-1].date - surgery).days
 
     def _score_check_day(self, lead: str) -> int | None:
-        """'At her six-week check she rated the leg 1/10': a review named by its time after surgery."""
+        """'At her six-week check she rated the leg 1/10': a review named by its time after surgery; or a time
+        after the operation that leads the score in its sentence (AFTER_OP_BEFORE_SCORE), with nothing
+        between them that moves it to now."""
+        whens = []
         m = CHECK_BEFORE_SCORE.search(lead)
-        if m is None:
-            return None
-        found = durations(self.lang, m.group("when"))
-        return found[0].days if found and found[0].days is not None else None
+        if m is not None:
+            whens.append(m.group("when"))
+        after = AFTER_OP_BEFORE_SCORE.search(lead)
+        if after is not None and not NOT_THEN.search(after.group("gap")):
+            whens.append(after.group("at") or after.group("after") or after.group("later"))
+        for when in whens:
+            found = durations(self.lang, when)
+            if found and found[0].days is not None:
+                return found[0].days
+        return None
 
     @cached_property
     def _entry_dates(self) -> list[tuple[int, dt.date]]:
@@ -872,7 +893,7 @@ class TimeReader(DaysMixin):
             ) or re.match(r"^\s*-?\s*(?:week|month)?\s*(?:review|check)", rest):
                 return d.days
             if re.match(
-                r"^\W*(?:at|by)\s+(?:the\s+|her\s+|his\s+|my\s+|their\s+)?(?:about\s+|around\s+)?$",
+                r"^[^\w.;]*(?:at|by)\s+(?:the\s+|her\s+|his\s+|my\s+|their\s+)?(?:about\s+|around\s+)?$",
                 low[: d.start],
             ) and not re.match(r"^\s*(?:ago|of\b)", rest):
                 return d.days  # "3/10 at 6 weeks"
