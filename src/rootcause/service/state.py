@@ -95,7 +95,9 @@ class ServiceState:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = load_engine()
+                    engine = load_engine()
+                    engine.kb  # noqa: B018  every response has the knowledge base's wording: read it now, not mid-request
+                    self._engine = engine
         return self._engine
 
     @property
