@@ -1482,6 +1482,16 @@ def test_relief_phrasings(text: str, relief: str) -> None:
     assert case(text).get("leg_pain", {}).get("relief_after_surgery") == relief
 
 
+def test_a_zero_score_in_the_first_months_is_complete_relief() -> None:
+    text = (
+        "Right L5/S1 microdiscectomy 21/05/2025. At her six-week review on 02/07/2025 she scored her leg "
+        "pain 0/10. Around three months after surgery the pain crept back; she scored it 6/10 today."
+    )
+    assert case(text, "2026-02-18")["leg_pain"]["relief_after_surgery"] == "complete"
+    late = "L5/S1 microdiscectomy 21/05/2024. Leg pain 0/10 at the one-year review on 21/05/2025; 6/10 today."
+    assert "relief_after_surgery" not in case(late, "2026-02-18").get("leg_pain", {})
+
+
 @pytest.mark.parametrize(
     ("text", "trend"),
     [

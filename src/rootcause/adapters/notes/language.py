@@ -356,6 +356,9 @@ class Relief(Strict):
     score_drop: float = Field(
         gt=0, description="points a leg-pain score must fall from before the operation for partial relief"
     )
+    zero_score_within_days: int = Field(
+        gt=0, description="a dated leg-pain score of 0 up to this day after the operation is complete relief"
+    )
 
     @model_validator(mode="after")
     def _regexes(self) -> Relief:

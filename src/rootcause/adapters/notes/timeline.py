@@ -336,6 +336,16 @@ class TimeReader(DaysMixin):
         brk = CLAUSE_BREAK.search(sent.text, end - sent.start)
         return sent, (sent.start + brk.start()) if brk else sent.end
 
+    def read_relief_from_zero_score(self) -> None:
+        """'At her six-week review she scored her leg pain 0/10': a dated leg-pain score of 0 in the first
+        months after the operation (relief.zero_score_within_days) is complete relief."""
+        window = self.lang.relief.zero_score_within_days
+        for e in self.out.evidence:
+            if e.field == "pain_scores" and e.value["nrs"] == 0 and 0 < e.value["day"] <= window:
+                self.out.leg_pain["relief_after_surgery"] = "complete"
+                self.ev("leg_pain.relief_after_surgery", "complete", e.start, e.end)
+                return
+
     def read_relief_from_scores(self) -> None:
         """'R leg pain 1/10 this AM; was 9/10 at his pre-op visit': a leg-pain score before the operation and
         one after it, in a sentence and the next, give the relief (0 now: complete; at least 2 points lower:
@@ -922,6 +932,8 @@ class TimeReader(DaysMixin):
         self.read_score_list()
         if "relief_after_surgery" not in self.out.leg_pain:
             self.read_relief_from_scores()
+        if "relief_after_surgery" not in self.out.leg_pain:
+            self.read_relief_from_zero_score()
         if not no_pain:
             self.read_side(relief_clause)
             onset_sentence = self.read_onset()
