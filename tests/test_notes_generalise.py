@@ -102,6 +102,9 @@ HELD_OUT_FLOORS = [
     # session 10: long documents (multi-page letters, discharge summaries, MDT outcomes, medico-legal
     # chronologies); first run 0.85 / 0.85, 5 red-flag errors, procedure 22/25, days 21/25, triage lower in 3
     ("notes_heldout26", 0.86, 0.85, 1, 0.96),
+    # a fortnight's mixed inbox written after every session-10 rule: the honest estimate (first run 0.89 /
+    # 0.90, 0 red-flag errors, procedure 25/25, days since surgery 25/25, one note read a level lower)
+    ("notes_heldout27", 0.88, 0.90, 0, 0.96),
 ]
 
 
@@ -153,6 +156,8 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout25", 0),
         # h26-24: a weakness not read as new (urgent -> soon)
         ("notes_heldout26", 1),
+        # h27-08: a radiology report's retained fragment, its parenthesis unread (soon -> routine)
+        ("notes_heldout27", 1),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
@@ -1480,6 +1485,13 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
 )
 def test_relief_phrasings(text: str, relief: str) -> None:
     assert case(text).get("leg_pain", {}).get("relief_after_surgery") == relief
+
+
+def test_a_retained_fragment_is_residual_compression_by_disc_at_the_operated_level() -> None:
+    got = findings("L5/S1 microdiscectomy 2 weeks ago. MRI shows a residual disc fragment compressing S1.")
+    assert got["mri_residual_compression"] is True and got["mri_disc_at_operated_level"] is True
+    none = findings("L5/S1 microdiscectomy 2 weeks ago. MRI: no retained fragment.")
+    assert none["mri_residual_compression"] is False
 
 
 def test_a_zero_score_in_the_first_months_is_complete_relief() -> None:
