@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from rootcause.adapters.notes.language import NoteLanguage
-from rootcause.adapters.notes.notedoc import NoteDoc, Sentence
+from rootcause.adapters.notes.notedoc import LINE_MARKER, NoteDoc, Sentence
 from rootcause.adapters.notes.surgery import OperationReading
 from rootcause.adapters.notes.timewords import DateMention, dates, durations, month_only_days, words_re
 
@@ -16,13 +16,9 @@ from rootcause.adapters.notes.timewords import DateMention, dates, durations, mo
 # "Call 1, ", "6-week review "); read by the note's date and by the day of each entry's pain scores
 # what may open a line before its entry's date: a bullet or a chronology's number ("1.3 22/08/2022:"), then a
 # short label ("Call 3 - ", "Spinal Outpatients, ")
-ENTRY_PREFIX = re.compile(
-    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?(?:[A-Za-z][\w.#/ -]{0,23}?\s*[-–:,]?\s*)?$"
-)
+ENTRY_PREFIX = re.compile(rf"^[ \t]*{LINE_MARKER}?(?:[A-Za-z][\w.#/ -]{{0,23}}?\s*[-–:,]?\s*)?$")
 # a heading line that ends with its date: "2. Present complaints (15/01/2025)", "Clinic review - 03/06/2025:"
-HEADING_BEFORE = re.compile(
-    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?[A-Za-z][\w#/&, -]{0,40}?[\s(:,–-]*$"
-)
+HEADING_BEFORE = re.compile(rf"^[ \t]*{LINE_MARKER}?[A-Za-z][\w#/&, -]{{0,40}}?[\s(:,–-]*$")
 HEADING_AFTER = re.compile(r"^[\s)\]]*[:–-]?\s*$")
 HEADING_CHARS = 200  # a note's heading: its first lines
 # "POD 3", "post-op day 3", "day 3 post-op", "D1 post open laminectomy", "D+9"

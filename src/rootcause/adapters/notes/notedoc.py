@@ -19,6 +19,9 @@ DROP_CATEGORIES = {"POSSIBLE_EXISTENCE", "HYPOTHETICAL", "FAMILY"}
 SBAR = re.compile(r"^\s*S\s*[-:][^\n]*\n(?:[^\n]*\n)*?\s*B\s*[-:](?:[^\n]*\n)*?\s*R\s*[-:]", re.M)
 
 
+# what may open a line before its text: a bullet, or a chronology's number ("1.3 ", "2. ")
+LINE_MARKER = r"(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)"
+
 _ENTRY_HEAD = (
     r"(?:\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?|\d{4}-\d{2}-\d{2}|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
     r"|\d{1,2}:\d{2}|(?:Day|POD|D)\s*\+?\d{1,3})"

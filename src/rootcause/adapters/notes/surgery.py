@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rootcause.adapters.notes.language import Operation
-from rootcause.adapters.notes.notedoc import DROP_CATEGORIES, NoteDoc, Target
+from rootcause.adapters.notes.notedoc import DROP_CATEGORIES, LINE_MARKER, NoteDoc, Target
 from rootcause.adapters.notes.timewords import alternation, words_re
 
 LEVEL = re.compile(
@@ -231,7 +231,7 @@ def _labelled_index(nd: NoteDoc, procs: list[Target]) -> Target | None:
 
 # a chronology's entry: "1.4 05/09/2022: L5/S1 ALIF ...", "- 2016: right L5/S1 microdiscectomy"
 LINE_DATE = re.compile(
-    r"^[ \t]*(?:[-*•]\s*|\d{1,2}(?:\.\d{1,2})*\.?\s+)?(?:(?:(?P<d>\d{1,2})[/.-])?(?P<m>\d{1,2})[/.-])?"
+    rf"^[ \t]*{LINE_MARKER}?(?:(?:(?P<d>\d{{1,2}})[/.-])?(?P<m>\d{{1,2}})[/.-])?"
     r"(?P<y>(?:19|20)\d\d)\s*[:–-]\s*[^.;\n]{0,40}$"
 )
 
