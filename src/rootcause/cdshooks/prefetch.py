@@ -35,6 +35,18 @@ class FetchError(Exception):
     """A FHIR read or search failed; the message is safe to show (no token, no URL)."""
 
 
+class FetchDeferred(Exception):
+    """Raised by ``DeferringFetcher``: the call needs the FHIR server, so it is answered elsewhere."""
+
+
+class DeferringFetcher:
+    """A fetcher that never fetches: it stops the call at its first fetch with ``FetchDeferred``, so
+    calls with a complete prefetch can be answered together without waiting on any network."""
+
+    def get(self, url: str, *, access_token: str | None, timeout: float) -> Any:
+        raise FetchDeferred()
+
+
 class FhirFetcher(Protocol):
     """One GET against the EHR's FHIR server, returning parsed JSON or raising ``FetchError``."""
 

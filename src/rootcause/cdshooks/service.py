@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +22,17 @@ from pydantic import ValidationError
 from rootcause.cdshooks.cards import CardSettings, assessment_card, insufficient_data_card, stable_uuid
 from rootcause.cdshooks.models import CdsResponse, CdsService, DiscoveryResponse, FeedbackRequest, HookRequest
 from rootcause.cdshooks.notes import NotesReader, NotesResult
-from rootcause.cdshooks.prefetch import PREFETCH, FhirFetcher, Gathered, gather, url_fetcher, with_notes
+from rootcause.cdshooks.prefetch import (
+    PREFETCH,
+    FetchDeferred,
+    FhirFetcher,
+    Gathered,
+    gather,
+    url_fetcher,
+    with_notes,
+)
 from rootcause.engine.assess import Assessment, Engine
+from rootcause.engine.case import Case
 from rootcause.errors import CaseError, FieldProblem, RootcauseError
 from rootcause.fhir.reader import FhirCase, FhirReader
 from rootcause.fhir.risk import risk_assessment_json
@@ -187,6 +196,42 @@ class PatientViewService:
         self.templates = with_notes(PREFETCH) if notes is not None else PREFETCH
 
     def handle(self, request: HookRequest) -> PatientViewResult:
+        prepared = self._prepare(request)
+        if isinstance(prepared, PatientViewResult):
+            return prepared
+        try:
+            assessment = self.engine.assess(prepared.case)
+        except CaseError as exc:
+            return self._unusable(prepared, exc)
+        return self._finish(prepared, assessment)
+
+    def handle_many(self, requests: Sequence[HookRequest]) -> list[PatientViewResult | FetchDeferred]:
+        """``handle`` for calls that arrived together, their cases assessed in one engine call.
+
+        A call whose data must be fetched from the EHR (its prefetch is partial) is not answered here:
+        its place holds the ``FetchDeferred`` that the fetcher raised, so a fetcher that defers every
+        fetch keeps this method from waiting on the network. Each result equals ``handle``'s."""
+        out: list[PatientViewResult | FetchDeferred | _Prepared] = []
+        for request in requests:
+            try:
+                out.append(self._prepare(request))
+            except FetchDeferred as exc:
+                out.append(exc)
+        ready: list[tuple[int, _Prepared, Case]] = []
+        for i, item in enumerate(out):
+            if isinstance(item, _Prepared):
+                try:
+                    ready.append((i, item, self.engine.parse(item.case)))
+                except CaseError as exc:
+                    out[i] = self._unusable(item, exc)
+        if ready:
+            assessments = self.engine.assess_many([c for _, _, c in ready], explain=True, validated=True)
+            for (i, item, _), assessment in zip(ready, assessments, strict=True):
+                out[i] = self._finish(item, assessment)
+        return [r for r in out if not isinstance(r, _Prepared)]
+
+    def _prepare(self, request: HookRequest) -> _Prepared | PatientViewResult:
+        """Gather and read the call's data: a case to assess, or the "insufficient data" answer."""
         s = self.settings
         hi = request.hookInstance
         assessment_id = stable_uuid(hi, "assessment-record")
@@ -220,38 +265,46 @@ class PatientViewService:
             refs = {fc.patient} if fc.patient else set()
             notes = self.notes.merge(fc, documents, patient_refs=refs, fetch=fetch)
         required_unavailable = [t.key for t in PREFETCH if t.required and gathered.unavailable(t.key)]
-        disclaimer = self.engine.kb.manifest.disclaimer
-
-        def insufficient(missing: list[str]) -> PatientViewResult:
-            card = insufficient_data_card(
-                missing,
-                hook_instance=hi,
-                settings=s.cards,
-                notes=[str(p) for p in fc.problems][:5],
-                disclaimer=disclaimer,
-            )
-            return PatientViewResult(
-                CdsResponse(cards=[card]),
-                assessment_id,
-                gathered,
-                fhir_case=fc,
-                precondition_failed=bool(required_unavailable),
-            )
-
+        prepared = _Prepared(
+            request, assessment_id, gathered, fc, data_lines, notes, bool(required_unavailable)
+        )
         if fc.case is None:
-            return insufficient(gathered.problems() + fc.missing if required_unavailable else fc.missing)
-        try:
-            assessment = self.engine.assess(fc.case)
-        except CaseError as exc:
-            return insufficient([f"the record's data could not be used: {p}" for p in exc.problems])
+            return self._insufficient(
+                prepared, gathered.problems() + fc.missing if required_unavailable else fc.missing
+            )
+        return prepared
+
+    def _insufficient(self, prepared: _Prepared, missing: list[str]) -> PatientViewResult:
+        card = insufficient_data_card(
+            missing,
+            hook_instance=prepared.request.hookInstance,
+            settings=self.settings.cards,
+            notes=[str(p) for p in prepared.fhir_case.problems][:5],
+            disclaimer=self.engine.kb.manifest.disclaimer,
+        )
+        return PatientViewResult(
+            CdsResponse(cards=[card]),
+            prepared.assessment_id,
+            prepared.gathered,
+            fhir_case=prepared.fhir_case,
+            precondition_failed=prepared.precondition_failed,
+        )
+
+    def _unusable(self, prepared: _Prepared, exc: CaseError) -> PatientViewResult:
+        missing = [f"the record's data could not be used: {p}" for p in exc.problems]
+        return self._insufficient(prepared, missing)
+
+    def _finish(self, prepared: _Prepared, assessment: Assessment) -> PatientViewResult:
+        s = self.settings
+        fc, notes = prepared.fhir_case, prepared.notes
         card = assessment_card(
             assessment,
             self.engine.kb,
-            hook_instance=hi,
+            hook_instance=prepared.request.hookInstance,
             settings=s.cards,
-            assessment_id=assessment_id,
+            assessment_id=prepared.assessment_id,
             patient=fc.patient,
-            data_lines=data_lines + (notes.lines if notes else []),
+            data_lines=prepared.data_lines + (notes.lines if notes else []),
         )
         risk = (
             risk_assessment_json(
@@ -261,7 +314,7 @@ class PatientViewService:
                 subject=fc.patient,
                 basis=fc.basis,
                 occurrence=self.now(),
-                resource_id=assessment_id,
+                resource_id=prepared.assessment_id,
                 engine_version=self.engine_version,
             )
             if s.risk_assessment
@@ -269,10 +322,28 @@ class PatientViewService:
         )
         return PatientViewResult(
             CdsResponse(cards=[card]),
-            assessment_id,
-            gathered,
+            prepared.assessment_id,
+            prepared.gathered,
             fhir_case=fc,
             assessment=assessment,
             risk_assessment=risk,
             notes=notes,
         )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A call's data as read, before its case is assessed."""
+
+    request: HookRequest
+    assessment_id: str
+    gathered: Gathered
+    fhir_case: FhirCase
+    data_lines: list[str]
+    notes: NotesResult | None
+    precondition_failed: bool
+
+    @property
+    def case(self) -> dict[str, Any]:
+        assert self.fhir_case.case is not None  # prepared only when the record gave a case
+        return self.fhir_case.case

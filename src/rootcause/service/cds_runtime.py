@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from rootcause.cdshooks import (
 )
 from rootcause.cdshooks.models import Link
 from rootcause.cdshooks.notes import NoteReaderFn, NotesReader
+from rootcause.cdshooks.prefetch import DeferringFetcher
 from rootcause.fhir.reader import FhirReader
 from rootcause.fhir.values import as_date
 from rootcause.service.cds_config import CdsIssuer, entry_for, trusted_issuers
@@ -228,10 +229,14 @@ class TokenReplayed(Exception):
     """The call's token was spent by an earlier call (found when the call is stored): answer 401."""
 
 
+Work = Callable[[Connection], Any]
+First = Callable[[Connection], None]
+
+
 @dataclass(eq=False)
 class _Write:
-    work: Callable[[Connection], Any]
-    first: Callable[[Connection], None] | None = None
+    work: Work
+    first: First | None = None
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
@@ -260,28 +265,35 @@ class GroupCommit:
         self._queue: collections.deque[_Write] = collections.deque()
         self._writing = False
 
-    def run(
-        self, work: Callable[[Connection], Any], first: Callable[[Connection], None] | None = None
-    ) -> Any:
+    def run(self, work: Work, first: First | None = None) -> Any:
         """Run ``first`` then ``work`` on a connection inside the shared transaction (``work`` failing does
         not undo ``first``); return the result of ``work`` once committed. ``first`` raising
         ``TokenReplayed`` must have written nothing; ``work`` may run twice (the first time rolled back)."""
-        job = _Write(work, first)
+        [(result, error)] = self.run_many([(work, first)])
+        if error is not None:
+            raise error
+        return result
+
+    def run_many(self, jobs: Sequence[tuple[Work, First | None]]) -> list[tuple[Any, BaseException | None]]:
+        """``run`` for several calls at once (``(work, first)`` each), queued together in this order;
+        each call's result or error, once committed."""
+        writes = [_Write(work, first) for work, first in jobs]
+        if not writes:
+            return []
         with self._lock:
-            self._queue.append(job)
+            self._queue.extend(writes)
             if not self._writing:
-                self._writing = job.lead = True
-        while True:
-            if job.lead:
-                job.lead = False
-                self._write_batch()
-            if job.finished:
-                break
-            job.wake.wait()
-            job.wake.clear()
-        if job.error is not None:
-            raise job.error
-        return job.result
+                self._writing = writes[0].lead = True
+        for job in writes:  # the queue is first in, first out: the jobs finish in this order
+            while True:
+                if job.lead:
+                    job.lead = False
+                    self._write_batch()
+                if job.finished:
+                    break
+                job.wake.wait()
+                job.wake.clear()
+        return [(job.result, job.error) for job in writes]
 
     def _write_batch(self) -> None:
         with self._lock:
@@ -386,21 +398,28 @@ class CdsRuntime:
         )
         cards = CardSettings(sources_url=f"{self.base}{SOURCES_PATH}") if self.base else CardSettings()
         extra: dict[str, Any] = {"today": today} if today is not None else {}
-        self.service = PatientViewService(
-            engine,
-            fetcher=_SlotFreeFetcher(fhir or HttpxFhirFetcher(), self.slots),
-            settings=CdsSettings(
-                cards=cards,
-                fetch_budget_s=settings.cds_fetch_budget_seconds,
-                require_https=settings.cds_fhir_require_https,
-                refetch_null_prefetch=settings.cds_refetch_null_prefetch,
-                risk_assessment=settings.cds_store_risk_assessment,
-            ),
-            reader=reader,
-            engine_version=state.software_version,
-            notes=self.notes,
-            **extra,
-        )
+
+        def service(fetcher: FhirFetcher) -> PatientViewService:
+            return PatientViewService(
+                engine,
+                fetcher=fetcher,
+                settings=CdsSettings(
+                    cards=cards,
+                    fetch_budget_s=settings.cds_fetch_budget_seconds,
+                    require_https=settings.cds_fhir_require_https,
+                    refetch_null_prefetch=settings.cds_refetch_null_prefetch,
+                    risk_assessment=settings.cds_store_risk_assessment,
+                ),
+                reader=reader,
+                engine_version=state.software_version,
+                notes=self.notes,
+                **extra,
+            )
+
+        self.service = service(_SlotFreeFetcher(fhir or HttpxFhirFetcher(), self.slots))
+        # the same service for calls answered in batches: it never waits on the EHR, as its fetcher
+        # stops a call at its first fetch (FetchDeferred), which is then answered by ``service``
+        self.batch_service = service(DeferringFetcher())
         self._organisations: dict[tuple[str, str | None], uuid.UUID] = {}
         self._warned: set[tuple[str, str | None]] = set()
 
@@ -487,9 +506,29 @@ class CdsRuntime:
 
     def record(self, caller: CdsCaller, request: HookRequest, result: PatientViewResult) -> dict[str, Any]:
         """Store the call (and its assessment, when one was made) in one transaction; return the
-        response body with links to what was stored. Everything that needs no database is prepared
-        first (the rows, the patient record's validation, the cards as JSON), so the transaction
-        (SQLite's write lock) is held only for the writes: Core statements, one per table."""
+        response body with links to what was stored."""
+        return self.writer.run(*self.record_job(caller, request, result))  # type: ignore[no-any-return]
+
+    def spend_job(self, caller: CdsCaller) -> tuple[Work, First]:
+        """The write of a call refused after its token was checked: the token is spent all the same."""
+        return (lambda conn: None), self._spend(caller.token)
+
+    def _spend(self, token: VerifiedToken) -> First:
+        def spend(conn: Connection) -> None:
+            if token.replay_until is not None and not self.replay.claim(
+                conn, token.jti, token.issuer, token.replay_until
+            ):
+                raise TokenReplayed()
+
+        return spend
+
+    def record_job(
+        self, caller: CdsCaller, request: HookRequest, result: PatientViewResult
+    ) -> tuple[Work, First]:
+        """``record``'s writes, for ``GroupCommit``: ``work`` returns the response body. Everything that
+        needs no database is prepared here first (the rows, the patient record's validation, the cards
+        as JSON), so the transaction (SQLite's write lock) is held only for the writes: Core
+        statements, one per table."""
         fc = result.fhir_case
         fhir_patient_id = request.patient_view_context().patientId
         actor = caller.actor
@@ -535,13 +574,6 @@ class CdsRuntime:
         )
         card_kinds = [(c.uuid, _kind(c.uuid, request.hookInstance)) for c in response.cards if c.uuid]
         risk = result.risk_assessment
-        token = caller.token
-
-        def spend(conn: Connection) -> None:
-            if token.replay_until is not None and not self.replay.claim(
-                conn, token.jti, token.issuer, token.replay_until
-            ):
-                raise TokenReplayed()
 
         def store(conn: Connection) -> dict[str, Any]:
             audit: list[dict[str, Any]] = []
@@ -590,8 +622,7 @@ class CdsRuntime:
             )
             return body
 
-        stored_body: dict[str, Any] = self.writer.run(store, first=spend)
-        return stored_body
+        return store, self._spend(caller.token)
 
 
 def _kind(card_uuid: str, hook_instance: str) -> str:

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         "waiting for the EHR's FHIR server does not count)",
     )
 
+    cds_batch_calls: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="CDS Hooks calls that arrive together are answered as one batch of at most this "
+        "many, on one thread per worker (one engine call, one write transaction)",
+    )
+
     @field_validator("cds_issuers", mode="before")
     @classmethod
     def _issuers_json(cls, value: Any) -> Any:

@@ -13,8 +13,9 @@ The hook never answers with an error for missing or bad patient data: it is a 20
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -27,13 +28,16 @@ from rootcause.cdshooks import (
     CdsResponse,
     DiscoveryResponse,
     HookRequestError,
+    PatientViewResult,
     discovery,
     parse_feedback,
     parse_hook_request,
 )
 from rootcause.cdshooks.models import FeedbackRequest, HookRequest
+from rootcause.cdshooks.prefetch import FetchDeferred
 from rootcause.errors import FieldProblem
-from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, TokenReplayed, cds_runtime
+from rootcause.service.call_batcher import CallBatcher
+from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, First, TokenReplayed, Work, cds_runtime
 from rootcause.service.deps import DatabaseDep, JsonBody, StateDep, parse_json_body
 from rootcause.service.openapi import errors
 from rootcause.service.problems import ProblemError, field_errors
@@ -201,34 +205,130 @@ async def cds_patient_view(request: Request) -> Response:
     `fhirServer` within a time budget. Each call is stored with its assessment, FHIR basis and card
     uuids, and audited."""
     raw = await request.body()
-    # one trip to the thread pool for all the blocking work, in the order a dependency chain would
-    # run it: authentication (the JWT, the replay cache), then the body, the call, the storing
-    return await run_in_threadpool(_patient_view, request, raw)
+    call = _Call(request.headers.get("authorization"), request.scope.get("rootcause.request_id"), raw)
+    batcher: CallBatcher[_Call, _Outcome] | None = getattr(request.app.state, "cds_batcher", None)
+    if batcher is None:
+        batcher = request.app.state.cds_batcher = CallBatcher(
+            lambda calls: _patient_view_many(request.app, calls),
+            max_batch=request.app.state.rootcause.settings.cds_batch_calls,
+            name="cds-hooks",
+        )
+    outcome = await batcher.answer(call)
+    if isinstance(outcome, Response):
+        return outcome
+    if isinstance(outcome, BaseException):
+        raise outcome
+    # _FETCH: its prefetch is partial, so it is answered on a pool thread, which may wait on the EHR
+    return await run_in_threadpool(_patient_view, request.app, call)
 
 
-def _patient_view(request: Request, raw: bytes) -> Response:
-    request.app.state.rootcause.migrate()
-    runtime = cds_runtime(request.app)
-    with runtime.slots.held():  # a few calls at a time per worker (CallSlots)
-        # the token is checked now and spent when the call is stored (the same transaction), so a call costs
-        # one write; a replayed token is refused then, before anything of its call is kept or answered
-        caller = _check(request, SERVICE_PATH, claim=False)
+@dataclass(frozen=True)
+class _Call:
+    authorization: str | None
+    request_id: str | None
+    raw: bytes
+
+
+_FETCH = object()
+_Outcome = Response | BaseException | object
+"""A call's answer from the batch: the response, the exception to raise, or ``_FETCH``."""
+
+
+def _admit(runtime: CdsRuntime, call: _Call) -> tuple[CdsCaller, HookRequest | ProblemError]:
+    """Check the call's token (raising a 401 problem), then its body: the hook request, or the 400
+    problem to answer once the token is spent. The token is spent when the call is stored (the same
+    transaction), so a call costs one write; a replayed token is refused then, before anything of its
+    call is kept or answered."""
+    caller = _authenticate(runtime, call.authorization, SERVICE_PATH, call.request_id, claim=False)
+    try:
+        body = parse_json_body(call.raw)
         try:
-            body = parse_json_body(raw)
-            try:
-                hook = parse_hook_request(body)
-            except HookRequestError as exc:
-                raise _bad_request(exc.problems, "hook request") from None
-            _check_ids(hook)
-        except ProblemError:
+            hook = parse_hook_request(body)
+        except HookRequestError as exc:
+            raise _bad_request(exc.problems, "hook request") from None
+        _check_ids(hook)
+    except ProblemError as exc:
+        return caller, exc
+    return caller, hook
+
+
+def _patient_view(app: FastAPI, call: _Call) -> Response:
+    """One call on its own pool thread: the path of a call whose data must be fetched from the EHR."""
+    app.state.rootcause.migrate()
+    runtime = cds_runtime(app)
+    with runtime.slots.held():  # a few calls at a time per worker (CallSlots)
+        caller, hook = _admit(runtime, call)
+        if isinstance(hook, ProblemError):
             _spend(runtime, caller)  # a refused call spends its token too (401 if it was already spent)
-            raise
+            raise hook
         result = runtime.service.handle(hook)
         try:
             return _json(runtime.record(caller, hook, result))
         except TokenReplayed:
             log.info("CDS Hooks call refused on %s: replayed", SERVICE_PATH)
             raise _unauthorized() from None
+
+
+def _patient_view_many(app: FastAPI, calls: Sequence[_Call]) -> list[_Outcome]:
+    """The calls of a batch (``CallBatcher``): each token and body checked, every complete prefetch
+    read, the cases assessed in one engine call and the calls stored in one write transaction. A call
+    whose prefetch is partial is left out (``_FETCH``), as its first fetch raises ``FetchDeferred``."""
+    app.state.rootcause.migrate()
+    runtime = cds_runtime(app)
+    outcomes: list[_Outcome] = [None] * len(calls)
+    admitted: list[tuple[int, CdsCaller, HookRequest]] = []
+    refused: list[tuple[int, CdsCaller, ProblemError]] = []
+    for i, call in enumerate(calls):
+        try:
+            caller, hook = _admit(runtime, call)
+        except Exception as exc:  # a 401 problem, or a bug (a 500 for this call alone)
+            outcomes[i] = exc
+            continue
+        if isinstance(hook, ProblemError):
+            refused.append((i, caller, hook))
+        else:
+            admitted.append((i, caller, hook))
+    jobs: list[tuple[int, tuple[Work, First]]] = [(i, runtime.spend_job(caller)) for i, caller, _ in refused]
+    for (i, caller, hook), result in zip(
+        admitted, _handle_many(runtime, [h for _, _, h in admitted]), strict=True
+    ):
+        if isinstance(result, FetchDeferred):
+            outcomes[i] = _FETCH
+        elif isinstance(result, BaseException):
+            outcomes[i] = result
+        else:
+            try:
+                jobs.append((i, runtime.record_job(caller, hook, result)))
+            except Exception as exc:
+                outcomes[i] = exc
+    problems = {i: exc for i, _, exc in refused}
+    for (i, _), (body, error) in zip(jobs, runtime.writer.run_many([job for _, job in jobs]), strict=True):
+        if isinstance(error, TokenReplayed):
+            log.info("CDS Hooks call refused on %s: replayed", SERVICE_PATH)
+            outcomes[i] = _unauthorized()
+        elif error is not None:
+            outcomes[i] = error
+        else:
+            outcomes[i] = problems.get(i) or _json(body)
+    return outcomes
+
+
+def _handle_many(
+    runtime: CdsRuntime, hooks: list[HookRequest]
+) -> list[PatientViewResult | FetchDeferred | Exception]:
+    """``handle_many``; if it fails (a bug), each call again alone, so one call cannot fail the others."""
+    try:
+        return list(runtime.batch_service.handle_many(hooks))
+    except Exception as exc:
+        if len(hooks) == 1:
+            return [exc]
+    out: list[PatientViewResult | FetchDeferred | Exception] = []
+    for hook in hooks:
+        try:
+            out += runtime.batch_service.handle_many([hook])
+        except Exception as exc:
+            out.append(exc)
+    return out
 
 
 def _spend(runtime: CdsRuntime, caller: CdsCaller) -> None:
