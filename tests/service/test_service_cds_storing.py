@@ -20,6 +20,7 @@ from rootcause.service.cds_runtime import CallSlots, GroupCommit, TokenReplayed,
 from rootcause.storage import Database, sessions
 from rootcause.storage import cds as cds_storage
 from rootcause.storage.models import Assessment, AuditEvent, CdsCall, CdsCard, Patient, StoredSession
+from rootcause.storage.db import Inserts
 
 from .cds_support import EHR_A, CdsWorld, full_prefetch, hook_body, world
 
@@ -188,7 +189,10 @@ def _claims(database: Database) -> list[str]:
 
 
 def _claim(name: str) -> Any:
-    def write(conn: Connection) -> str:
+    """A write that claims ``name``: a call's ``first`` (given the connection) or its work (``Inserts``)."""
+
+    def write(target: Connection | Inserts) -> str:
+        conn = target.conn if isinstance(target, Inserts) else target
         assert sessions.claim_once(session=conn, kind="test", id=name, ttl=dt.timedelta(hours=1))
         return name
 
@@ -215,8 +219,8 @@ def test_concurrent_writes_share_transactions_and_each_gets_its_own_result(datab
 def test_a_failing_write_is_rolled_back_alone_and_keeps_what_it_wrote_first(database: Database) -> None:
     writer = GroupCommit(database, _WriteGate(database))
 
-    def fails(conn: Connection) -> None:
-        _claim("half-written")(conn)
+    def fails(inserts: Inserts) -> None:
+        _claim("half-written")(inserts)
         raise RuntimeError("bad row")
 
     with pytest.raises(RuntimeError, match="bad row"):
@@ -300,8 +304,8 @@ def test_a_call_failing_in_a_batch_is_written_again_with_savepoints_and_fails_al
     writer = GroupCommit(database, _WriteGate(database))
     savepoints = _savepoints(database)
 
-    def fails(conn: Connection) -> None:
-        _claim("half-written")(conn)
+    def fails(inserts: Inserts) -> None:
+        _claim("half-written")(inserts)
         raise RuntimeError("bad row")
 
     done = _batch(writer, (_claim("a"), None), (fails, _claim("spent")), (_claim("b"), None))

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rootcause.storage import repository, sessions
+from rootcause.storage.db import Inserts
 from rootcause.storage.models import (
     Assessment,
     AuditEvent,
@@ -133,6 +134,8 @@ _INSERT_ASSESSMENT = insert(Assessment)
 _INSERT_CALL = insert(CdsCall)
 _INSERT_CARDS = insert(CdsCard)
 _INSERT_AUDIT = insert(AuditEvent)
+CALL_INSERTS = (_INSERT_ASSESSMENT, _INSERT_CALL, _INSERT_CARDS, _INSERT_AUDIT)
+"""``add_call``'s statements, parents first: the order in which deferred ``Inserts`` write them."""
 
 
 def _find_patient(conn: Connection, actor: Actor, external_id: str) -> Any:
@@ -190,7 +193,7 @@ def sync_fhir_patient(
 
 def add_call(
     *,
-    conn: Connection,
+    inserts: Inserts,
     actor: Actor,
     hook: str,
     hook_instance: str,
@@ -207,10 +210,11 @@ def add_call(
 ) -> uuid.UUID:
     """Store one call, its cards (``(uuid, kind)`` pairs) and the assessment made in it (the columns
     from ``repository.assessment_values``), audited as ``assessment.create`` and ``cds.<hook>``
-    after the rows already in ``audit``. Core inserts, one statement per table."""
+    after the rows already in ``audit``. Core inserts, one statement per table (deferred ``inserts``:
+    one per table for all the calls of the transaction, written in ``CALL_INSERTS`` order)."""
     audit = list(audit or [])
     if assessment is not None:
-        conn.execute(_INSERT_ASSESSMENT, assessment)
+        inserts.add(_INSERT_ASSESSMENT, assessment)
         audit.append(
             repository.audit_values(
                 actor=actor,
@@ -220,7 +224,7 @@ def add_call(
             )
         )
     call_id = uuid.uuid4()
-    conn.execute(
+    inserts.add(
         _INSERT_CALL,
         {
             "id": call_id,
@@ -245,13 +249,13 @@ def add_call(
         for card_uuid, kind in dict(cards).items()
     ]
     if rows:
-        conn.execute(_INSERT_CARDS, rows)
+        inserts.add(_INSERT_CARDS, rows)
     audit.append(
         repository.audit_values(
             actor=actor, action=f"cds.{hook.replace('-', '_')}", resource_type="cds_call", resource_id=call_id
         )
     )
-    conn.execute(_INSERT_AUDIT, audit)
+    inserts.add(_INSERT_AUDIT, audit)
     return call_id
 
 

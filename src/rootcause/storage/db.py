@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, Executable, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,6 +58,36 @@ def json_dumps(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return json.dumps(value)
+
+
+class Inserts:
+    """The Core inserts of one transaction. ``deferred``: each statement runs once, at ``flush``, for
+    all its rows (one executemany), in the statements' ``order`` (parents before children), so a
+    group commit writes a statement per table instead of one per call. Otherwise each runs at once.
+    Rows of a statement missing from ``order`` are written after the others, in the order first seen."""
+
+    def __init__(self, conn: Connection, *, deferred: bool, order: Sequence[Executable] = ()) -> None:
+        self.conn = conn
+        self.deferred = deferred
+        self._rank = {id(statement): i for i, statement in enumerate(order)}
+        self._rows: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
+
+    def add(self, statement: Executable, rows: dict[str, Any] | list[dict[str, Any]]) -> None:
+        if not self.deferred:
+            self.conn.execute(statement, rows)
+            return
+        pending = self._rows.setdefault(id(statement), (statement, []))[1]
+        if isinstance(rows, dict):
+            pending.append(rows)
+        else:
+            pending += rows
+
+    def flush(self) -> None:
+        pending = sorted(self._rows.items(), key=lambda kv: self._rank.get(kv[0], len(self._rank)))
+        self._rows = {}
+        for _, (statement, rows) in pending:
+            if rows:
+                self.conn.execute(statement, rows)
 
 
 def json_loads(text: str | bytes) -> Any:
