@@ -145,6 +145,9 @@ def test_valid_rsa_and_ec_tokens_pass(verifier: JwtVerifier) -> None:
         (lambda: sign(claims(nbf=int(NOW) + 600)), "not_yet_valid"),
         (lambda: sign(claims(), typ="at+jwt"), "wrong_typ"),
         (lambda: "not.a.jwt", "malformed"),
+        (lambda: "a.b", "malformed"),
+        (lambda: "eyJhbGciOiJSUzM4NCJ9.WzFd.c2ln", "malformed"),  # claims are a list, not an object
+        (lambda: sign(claims())[:-4] + "!!!!", "invalid_token"),  # only the library's strict parse sees it
     ],
 )
 def test_bad_tokens_fail_with_a_reason(verifier: JwtVerifier, token: Any, expected: str) -> None:

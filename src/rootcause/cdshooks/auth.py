@@ -16,6 +16,8 @@ Every failure raises :class:`AuthError` with a machine-readable ``reason``; the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import threading
 import time
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
+import orjson
 from jwt.exceptions import InvalidAudienceError, InvalidSignatureError, InvalidTokenError, PyJWTError
 
 from rootcause.errors import RootcauseError
@@ -155,6 +158,25 @@ class InMemoryReplayStore:
             return False
 
 
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS, not verified: only to choose the issuer and its key.
+
+    ``jwt.decode`` then parses the token again, strictly, and checks the signature and claims. A
+    second ``jwt.decode_complete`` here would check every character of all three parts once more
+    (a fifth of the cost of verifying a token)."""
+    try:
+        header_part, claims_part, _ = token.split(".")
+        header, claims = (
+            orjson.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+            for p in (header_part, claims_part)
+        )
+    except (ValueError, binascii.Error) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise AuthError("malformed", type(exc).__name__) from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AuthError("malformed", "header or claims not a JSON object")
+    return header, claims
+
+
 def _numeric(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -221,11 +243,7 @@ class JwtVerifier:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthError("not_bearer")
-        try:  # header and claims in one parse (the signature and claims are checked below)
-            parts = jwt.decode_complete(token, options={"verify_signature": False})
-            header, unverified = parts["header"], parts["payload"]
-        except InvalidTokenError as exc:
-            raise AuthError("malformed", type(exc).__name__) from exc
+        header, unverified = _unverified(token)
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise AuthError("alg_not_allowed", f"alg {alg!r}")
