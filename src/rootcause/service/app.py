@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             # garbage collection, so a full collection does not stall requests
             gc.collect()
             gc.freeze()
+            if settings.gc_threshold:
+                default = gc.get_threshold()
+                gc.set_threshold(settings.gc_threshold, *default[1:])
+                stack.callback(gc.set_threshold, *default)
             try:
                 await run_in_threadpool(state.migrate)
             except DatabaseUnavailable:

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         description="BLAS threads per worker (numpy); 1 avoids oversubscription under concurrent "
         "requests, 0 leaves the library default",
     )
+    gc_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="allocations between two young-generation garbage collections in a worker "
+        "(Python's default is 700; a call allocates thousands of short-lived objects, so the default "
+        "collects several times a call: 10 000 made a CDS Hooks call 20% cheaper); 0 leaves the default",
+    )
 
     public_base_url: str | None = Field(
         default=None,

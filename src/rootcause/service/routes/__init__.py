@@ -17,11 +17,11 @@ from rootcause.service.routes import admin, assess, cds_hooks, health, interview
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    cds_hooks.router,  # routes are matched in order: the EHR's calls are the latency-critical ones
     assess.router,
     notes.router,
     knowledge.router,
     patients.router,
     interviews.router,
     admin.router,
-    cds_hooks.router,
 )
