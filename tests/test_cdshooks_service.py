@@ -22,7 +22,7 @@ from rootcause.cdshooks import (
     gather,
     parse_hook_request,
 )
-from rootcause.cdshooks.prefetch import render
+from rootcause.cdshooks.prefetch import DeferringFetcher, FetchDeferred, render
 
 BASE = "https://ehr.example.org/fhir"
 TOKEN = "fhir-access-token"
@@ -286,3 +286,29 @@ def test_a_prefetch_value_that_is_not_fhir_is_refetched(engine: Engine) -> None:
     detail = check_response(result)["detail"]
     assert "prefetch value is not a FHIR resource; fetch failed: HTTP 404" in detail
     assert result.precondition_failed and result.assessment is None
+
+
+def test_handle_many_answers_each_call_as_handle_does_and_defers_those_that_must_fetch(
+    engine: Engine,
+) -> None:
+    aged = full_prefetch()
+    aged["patient"] = {**aged["patient"], "birthDate": "1890-01-01"}  # the engine refuses the case
+    no_operation = full_prefetch()
+    no_operation["procedures"] = searchset([])
+    partial = full_prefetch()
+    partial["observations"] = OO  # must be fetched
+    prefetches = [full_prefetch(), aged, no_operation, partial, full_prefetch()]
+    fake = FakeFhir({f"{BASE}/Observation?patient=demo-07": searchset(of_type("Observation"))})
+    alone = [service(engine, fake).handle(request(copy.deepcopy(p))) for p in prefetches]
+    deferring = service(engine, DeferringFetcher())
+    together = deferring.handle_many([request(copy.deepcopy(p)) for p in prefetches])
+    assert isinstance(together[3], FetchDeferred)
+    for i in (0, 1, 2, 4):
+        result = together[i]
+        assert isinstance(result, PatientViewResult)
+        assert result.response_json() == alone[i].response_json()
+        assert (result.assessment is None) == (alone[i].assessment is None)
+    assert (
+        together[0].assessment is not None
+        and together[0].assessment.to_dict() == alone[0].assessment.to_dict()
+    )

@@ -19,8 +19,8 @@ from rootcause import Engine
 from rootcause.service.cds_runtime import CallSlots, GroupCommit, TokenReplayed, _Write, _WriteGate
 from rootcause.storage import Database, sessions
 from rootcause.storage import cds as cds_storage
-from rootcause.storage.models import Assessment, AuditEvent, CdsCall, CdsCard, Patient, StoredSession
 from rootcause.storage.db import Inserts
+from rootcause.storage.models import Assessment, AuditEvent, CdsCall, CdsCard, Patient, StoredSession
 
 from .cds_support import EHR_A, CdsWorld, full_prefetch, hook_body, world
 

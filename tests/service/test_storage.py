@@ -9,11 +9,12 @@ from typing import Any, get_args
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, event, func, insert, select, text
 
 from rootcause.engine import case as engine_case
 from rootcause.storage import Conflict, Database, InvalidValue, StaleVersion, repository, sessions
 from rootcause.storage import schemas as storage_schemas
+from rootcause.storage.db import Inserts
 from rootcause.storage.models import AuditEvent, Base
 
 
@@ -157,3 +158,44 @@ def test_values_the_database_refuses_raise_invalid_value(database: Database, bac
                 session=session, kind="interview", payload=payload, ttl=dt.timedelta(minutes=1)
             )
             assert row.payload == payload
+
+
+def test_deferred_inserts_write_one_statement_per_table_parents_first(database: Database) -> None:
+    meta = MetaData()
+    parent = Table("t_parent", meta, Column("id", Integer, primary_key=True))
+    child = Table(
+        "t_child",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("parent_id", Integer, ForeignKey("t_parent.id"), nullable=False),
+    )
+    statements: list[tuple[str, int]] = []
+    with database.engine.begin() as conn:
+        meta.create_all(conn)
+    try:
+
+        @event.listens_for(database.engine, "before_cursor_execute")
+        def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, executemany: bool) -> None:
+            if "t_parent" in sql or "t_child" in sql:
+                statements.append((sql.split("(")[0].strip(), len(params) if executemany else 1))
+
+        insert_parent, insert_child = insert(parent), insert(child)
+        with database.connection() as conn:
+            inserts = Inserts(conn, deferred=True, order=(insert_parent, insert_child))
+            for i in range(3):  # each call adds its child before its parent: the order still holds
+                inserts.add(insert_child, {"id": 10 + i, "parent_id": i})
+                inserts.add(insert_parent, {"id": i})
+            assert statements == []  # nothing written before the flush
+            inserts.flush()
+        assert statements == [("INSERT INTO t_parent", 3), ("INSERT INTO t_child", 3)]
+        statements.clear()
+        with database.connection() as conn:
+            immediate = Inserts(conn, deferred=False)
+            immediate.add(insert_parent, {"id": 7})
+            assert statements == [("INSERT INTO t_parent", 1)]
+        event.remove(database.engine, "before_cursor_execute", record)
+        with database.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(child)).scalar() == 3
+    finally:
+        with database.engine.begin() as conn:
+            meta.drop_all(conn)
