@@ -12,12 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.responses import Response
 
 from rootcause import Engine
 from rootcause.service.problems import ProblemError
 from rootcause.service.routes import cds_hooks
 from rootcause.service.routes.cds_hooks import _FETCH, _Call, _patient_view_many
+from rootcause.storage.models import Patient
 
 from .cds_support import (
     EHR_A,
@@ -157,3 +159,39 @@ def test_concurrent_calls_over_http_are_batched_and_each_is_stored(
     assert len({r.json()["cards"][0]["uuid"] for r in answers}) == n  # one card per call
     assert sum(sizes) == n and max(sizes) > 1
     assert rows(cds)["calls"] == n and rows(cds)["assessments"] == n
+
+
+def test_two_calls_for_one_patient_in_a_batch_are_stored_in_order(cds: CdsWorld) -> None:
+    changed = full_prefetch()
+    changed["patient"]["birthDate"] = "1980-01-01"
+    outcomes = _patient_view_many(cds.app, [call(hook_body(full_prefetch())), call(hook_body(changed))])
+    assert [status(o) for o in outcomes] == [200, 200]
+    stored = rows(cds)
+    assert stored["patients"] == 1 and stored["assessments"] == 2
+    assert stored["audit"].count("patient.create") == 1 and stored["audit"].count("patient.update") == 1
+    with cds.app.state.rootcause.database.transaction(readonly=True) as session:
+        assert session.scalars(select(Patient.birth_year)).one() == 1980
+
+
+def test_a_patient_created_after_the_batch_read_it_is_not_created_twice(
+    cds: CdsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = cds_hooks.cds_runtime(cds.app)
+    read = runtime.read_patients
+
+    def read_then_another_worker_creates_it(jobs: Any, known: Any) -> None:
+        read(jobs, known)  # the batch reads: no record yet
+        assert set(known.values()) == {None}
+        _patient_view_many_alone(cds)  # meanwhile another worker stores a call for the same patient
+
+    monkeypatch.setattr(runtime, "read_patients", read_then_another_worker_creates_it)
+    outcomes = _patient_view_many(cds.app, [call(hook_body(full_prefetch()))])
+    assert status(outcomes[0]) == 200
+    assert rows(cds)["patients"] == 1 and rows(cds)["calls"] == 2
+
+
+def _patient_view_many_alone(cds: CdsWorld) -> None:
+    runtime = cds_hooks.cds_runtime(cds.app)
+    caller, hook = cds_hooks._admit(runtime, call(hook_body(full_prefetch())))
+    assert not isinstance(hook, ProblemError)
+    runtime.record(caller, hook, runtime.service.handle(hook))

@@ -50,6 +50,7 @@ from rootcause.service.cds_config import CdsIssuer, entry_for, trusted_issuers
 from rootcause.service.state import ServiceState
 from rootcause.storage import Database, DatabaseUnavailable, repository, sessions
 from rootcause.storage import cds as cds_storage
+from rootcause.storage.cds import PatientKey, StoredPatient
 from rootcause.storage.db import Inserts, JsonText
 from rootcause.storage.schemas import Actor
 
@@ -368,6 +369,15 @@ class GroupCommit:
 
 
 @dataclass(frozen=True)
+class CallJob:
+    """A call's writes for ``GroupCommit`` and the patient record they touch."""
+
+    work: Work
+    first: First
+    patient: PatientKey | None
+
+
+@dataclass(frozen=True)
 class CdsCaller:
     """A verified EHR call: its token, its configuration entry and the actor it acts as."""
 
@@ -518,11 +528,20 @@ class CdsRuntime:
     def record(self, caller: CdsCaller, request: HookRequest, result: PatientViewResult) -> dict[str, Any]:
         """Store the call (and its assessment, when one was made) in one transaction; return the
         response body with links to what was stored."""
-        return self.writer.run(*self.record_job(caller, request, result))  # type: ignore[no-any-return]
+        job = self.record_job(caller, request, result)
+        return self.writer.run(job.work, job.first)  # type: ignore[no-any-return]
 
-    def spend_job(self, caller: CdsCaller) -> tuple[Work, First]:
+    def read_patients(self, jobs: Sequence[CallJob], known: dict[PatientKey, StoredPatient | None]) -> None:
+        """Read the local records of the jobs' patients into ``known`` (one statement per organisation),
+        before the write transaction, which then holds the write lock for less time."""
+        keys = {job.patient for job in jobs if job.patient is not None}
+        if keys:
+            with self.state.database.transaction(readonly=True) as session:
+                known |= cds_storage.find_fhir_patients(conn=session.connection(), keys=keys)
+
+    def spend_job(self, caller: CdsCaller) -> CallJob:
         """The write of a call refused after its token was checked: the token is spent all the same."""
-        return (lambda inserts: None), self._spend(caller.token)
+        return CallJob(lambda inserts: None, self._spend(caller.token), None)
 
     def _spend(self, token: VerifiedToken) -> First:
         def spend(conn: Connection) -> None:
@@ -534,12 +553,17 @@ class CdsRuntime:
         return spend
 
     def record_job(
-        self, caller: CdsCaller, request: HookRequest, result: PatientViewResult
-    ) -> tuple[Work, First]:
+        self,
+        caller: CdsCaller,
+        request: HookRequest,
+        result: PatientViewResult,
+        patients: dict[PatientKey, StoredPatient | None] | None = None,
+    ) -> CallJob:
         """``record``'s writes, for ``GroupCommit``: ``work`` returns the response body. Everything that
         needs no database is prepared here first (the rows, the patient record's validation, the cards
         as JSON), so the transaction (SQLite's write lock) is held only for the writes: Core
-        statements, one per table."""
+        statements, one per table. ``patients``: local records read before (``read_patients``), filled
+        in before the job runs."""
         fc = result.fhir_case
         fhir_patient_id = request.patient_view_context().patientId
         actor = caller.actor
@@ -587,13 +611,18 @@ class CdsRuntime:
         risk = result.risk_assessment
 
         def store(inserts: Inserts) -> dict[str, Any]:
-            conn = inserts.conn
             audit: list[dict[str, Any]] = []
             patient_id: uuid.UUID | None = None
             assessment: dict[str, Any] | None = None
             if patient is not None and stored is not None and parsed_case is not None:
+                # what this transaction wrote, then what was read before it (not when written again
+                # call by call after a failure: the failure may be a record that changed meanwhile)
+                known = collections.ChainMap(
+                    inserts.facts.setdefault("fhir_patients", {}),
+                    *([patients] if patients is not None and inserts.deferred else []),
+                )
                 patient_id = cds_storage.sync_fhir_patient(
-                    conn=conn, actor=actor, patient=patient, audit=audit
+                    conn=inserts.conn, actor=actor, patient=patient, audit=audit, known=known
                 )
                 assessment = repository.assessment_values(
                     actor=actor,
@@ -634,7 +663,8 @@ class CdsRuntime:
             )
             return body
 
-        return store, self._spend(caller.token)
+        key = (actor.organisation_id, patient.data.external_id) if patient is not None else None
+        return CallJob(store, self._spend(caller.token), key)
 
 
 def _kind(card_uuid: str, hook_instance: str) -> str:

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,25 +139,90 @@ CALL_INSERTS = (_INSERT_ASSESSMENT, _INSERT_CALL, _INSERT_CARDS, _INSERT_AUDIT)
 """``add_call``'s statements, parents first: the order in which deferred ``Inserts`` write them."""
 
 
-def _find_patient(conn: Connection, actor: Actor, external_id: str) -> Any:
-    return conn.execute(_FIND_PATIENT, {"org": actor.organisation_id, "external_id": external_id}).first()
+PatientKey = tuple[uuid.UUID, str]
+"""A FHIR patient's local record by organisation and ``external_id``."""
+
+
+@dataclass(frozen=True)
+class StoredPatient:
+    """A FHIR patient's local record as stored: its id and what ``sync_fhir_patient`` compares."""
+
+    id: uuid.UUID
+    state: tuple[PatientSurgery, str | None, int | None]
+
+    @classmethod
+    def of(cls, row: Any) -> StoredPatient:
+        return cls(row.id, (repository.stored_surgery(row), row.sex, row.birth_year))
+
+
+_FIND_PATIENTS = select(
+    Patient.id,
+    Patient.external_id,
+    Patient.birth_year,
+    Patient.sex,
+    Patient.procedure,
+    Patient.levels,
+    Patient.approach,
+    Patient.route,
+    Patient.instrumented,
+    Patient.surgery_date,
+).where(
+    Patient.organisation_id == bindparam("org"),
+    Patient.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+
+
+def find_fhir_patients(
+    *, conn: Connection, keys: Iterable[PatientKey]
+) -> dict[PatientKey, StoredPatient | None]:
+    """The local records of FHIR patients (``None`` for those with none), one statement per organisation:
+    read before a write transaction, so that it holds the write lock for less time."""
+    wanted: dict[uuid.UUID, set[str]] = {}
+    for org, external_id in keys:
+        wanted.setdefault(org, set()).add(external_id)
+    found: dict[PatientKey, StoredPatient | None] = {}
+    for org, external_ids in wanted.items():
+        found |= dict.fromkeys(((org, e) for e in external_ids), None)
+        for row in conn.execute(_FIND_PATIENTS, {"org": org, "external_ids": sorted(external_ids)}):
+            found[(org, row.external_id)] = StoredPatient.of(row)
+    return found
+
+
+def _find_patient(conn: Connection, actor: Actor, external_id: str) -> StoredPatient | None:
+    row = conn.execute(_FIND_PATIENT, {"org": actor.organisation_id, "external_id": external_id}).first()
+    return StoredPatient.of(row) if row is not None else None
 
 
 def sync_fhir_patient(
-    *, conn: Connection, actor: Actor, patient: FhirPatient, audit: list[dict[str, Any]]
+    *,
+    conn: Connection,
+    actor: Actor,
+    patient: FhirPatient,
+    audit: list[dict[str, Any]],
+    known: MutableMapping[PatientKey, StoredPatient | None] | None = None,
 ) -> uuid.UUID:
     """The id of the local record of a FHIR patient, created or brought up to date; the audit rows
-    (``patient.create`` / ``patient.update``) are appended to ``audit`` for ``add_call`` to write."""
+    (``patient.create`` / ``patient.update``) are appended to ``audit`` for ``add_call`` to write.
+
+    ``known``: the records this transaction knows already (read before it with ``find_fhir_patients``
+    and kept up to date here, so a second call for the same patient sees the first); a patient not
+    in it is read. A record read before the transaction may be out of date: a patient created
+    meanwhile makes the insert fail and is read then; one changed meanwhile is compared with what
+    was read, and the later of two calls for one patient wins either way."""
     data = patient.data
-    row = _find_patient(conn, actor, data.external_id)
-    if row is None:
+    key = (actor.organisation_id, data.external_id)
+    state = (patient.surgery, data.sex, data.birth_year)
+    current = (
+        known[key] if known is not None and key in known else _find_patient(conn, actor, data.external_id)
+    )
+    if current is None:
         values = repository.patient_values(actor=actor, data=data)
         try:
             with conn.begin_nested():
                 conn.execute(_INSERT_PATIENT, values)
         except IntegrityError:  # another worker created it first
-            row = _find_patient(conn, actor, data.external_id)
-            if row is None:  # pragma: no cover - a conflict means the row exists
+            current = _find_patient(conn, actor, data.external_id)
+            if current is None:  # pragma: no cover - a conflict means the row exists
                 raise
         else:
             audit.append(
@@ -164,28 +230,27 @@ def sync_fhir_patient(
                     actor=actor, action="patient.create", resource_type="patient", resource_id=values["id"]
                 )
             )
-            patient_id: uuid.UUID = values["id"]
-            return patient_id
-    found: uuid.UUID = row.id
-    stored = (repository.stored_surgery(row), row.sex, row.birth_year)
-    if stored == (patient.surgery, data.sex, data.birth_year):
-        return found
-    conn.execute(
-        update(Patient)
-        .where(Patient.id == found, Patient.organisation_id == actor.organisation_id)
-        .values(
-            birth_year=data.birth_year,
-            sex=data.sex,
-            updated_at=utcnow(),
-            **repository.surgery_values(patient.surgery),
+            current = StoredPatient(values["id"], state)
+    elif current.state != state:
+        conn.execute(
+            update(Patient)
+            .where(Patient.id == current.id, Patient.organisation_id == actor.organisation_id)
+            .values(
+                birth_year=data.birth_year,
+                sex=data.sex,
+                updated_at=utcnow(),
+                **repository.surgery_values(patient.surgery),
+            )
         )
-    )
-    audit.append(
-        repository.audit_values(
-            actor=actor, action="patient.update", resource_type="patient", resource_id=found
+        audit.append(
+            repository.audit_values(
+                actor=actor, action="patient.update", resource_type="patient", resource_id=current.id
+            )
         )
-    )
-    return found
+        current = StoredPatient(current.id, state)
+    if known is not None:
+        known[key] = current
+    return current.id
 
 
 # ---------------------------------------------------------------------------- calls and cards

@@ -69,6 +69,8 @@ class Inserts:
     def __init__(self, conn: Connection, *, deferred: bool, order: Sequence[Executable] = ()) -> None:
         self.conn = conn
         self.deferred = deferred
+        self.facts: dict[str, Any] = {}
+        """What earlier writes of this transaction established, for later ones (gone with it)."""
         self._rank = {id(statement): i for i, statement in enumerate(order)}
         self._rows: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
 

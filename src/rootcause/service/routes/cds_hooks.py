@@ -12,6 +12,7 @@ The hook never answers with an error for missing or bad patient data: it is a 20
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,11 +38,13 @@ from rootcause.cdshooks.models import FeedbackRequest, HookRequest
 from rootcause.cdshooks.prefetch import FetchDeferred
 from rootcause.errors import FieldProblem
 from rootcause.service.call_batcher import CallBatcher
-from rootcause.service.cds_runtime import CdsCaller, CdsRuntime, First, TokenReplayed, Work, cds_runtime
+from rootcause.service.cds_runtime import CallJob, CdsCaller, CdsRuntime, TokenReplayed, cds_runtime
 from rootcause.service.deps import DatabaseDep, JsonBody, StateDep, parse_json_body
 from rootcause.service.openapi import errors
 from rootcause.service.problems import ProblemError, field_errors
+from rootcause.storage import DatabaseUnavailable
 from rootcause.storage import cds as cds_storage
+from rootcause.storage.cds import PatientKey, StoredPatient
 
 log = logging.getLogger("rootcause.cdshooks")
 DISCOVERY_PATH = "/cds-services"
@@ -288,21 +291,24 @@ def _patient_view_many(app: FastAPI, calls: Sequence[_Call]) -> list[_Outcome]:
             refused.append((i, caller, hook))
         else:
             admitted.append((i, caller, hook))
-    jobs: list[tuple[int, tuple[Work, First]]] = [(i, runtime.spend_job(caller)) for i, caller, _ in refused]
-    for (i, caller, hook), result in zip(
-        admitted, _handle_many(runtime, [h for _, _, h in admitted]), strict=True
-    ):
+    jobs: list[tuple[int, CallJob]] = [(i, runtime.spend_job(caller)) for i, caller, _ in refused]
+    patients: dict[PatientKey, StoredPatient | None] = {}
+    results = _handle_many(runtime, [hook for _, _, hook in admitted])
+    for (i, caller, hook), result in zip(admitted, results, strict=True):
         if isinstance(result, FetchDeferred):
             outcomes[i] = _FETCH
         elif isinstance(result, BaseException):
             outcomes[i] = result
         else:
             try:
-                jobs.append((i, runtime.record_job(caller, hook, result)))
+                jobs.append((i, runtime.record_job(caller, hook, result, patients)))
             except Exception as exc:
                 outcomes[i] = exc
+    with contextlib.suppress(DatabaseUnavailable):  # if this read fails, the writes read for themselves
+        runtime.read_patients([job for _, job in jobs], patients)  # before the write lock is taken
     problems = {i: exc for i, _, exc in refused}
-    for (i, _), (body, error) in zip(jobs, runtime.writer.run_many([job for _, job in jobs]), strict=True):
+    done = runtime.writer.run_many([(job.work, job.first) for _, job in jobs])
+    for (i, _), (body, error) in zip(jobs, done, strict=True):
         if isinstance(error, TokenReplayed):
             log.info("CDS Hooks call refused on %s: replayed", SERVICE_PATH)
             outcomes[i] = _unauthorized()
