@@ -116,8 +116,9 @@ def fhir_patient(*, fhir_patient_id: str, case: dict[str, Any], birth_year: int 
     return FhirPatient(data, surgery)
 
 
-_FIND_PATIENT = select(
+_PATIENT_COLUMNS = (
     Patient.id,
+    Patient.external_id,
     Patient.birth_year,
     Patient.sex,
     Patient.procedure,
@@ -126,7 +127,15 @@ _FIND_PATIENT = select(
     Patient.route,
     Patient.instrumented,
     Patient.surgery_date,
-).where(Patient.organisation_id == bindparam("org"), Patient.external_id == bindparam("external_id"))
+)
+"""What ``StoredPatient.of`` reads from a row."""
+_FIND_PATIENT = select(*_PATIENT_COLUMNS).where(
+    Patient.organisation_id == bindparam("org"), Patient.external_id == bindparam("external_id")
+)
+_FIND_PATIENTS = select(*_PATIENT_COLUMNS).where(
+    Patient.organisation_id == bindparam("org"),
+    Patient.external_id.in_(bindparam("external_ids", expanding=True)),
+)
 
 
 # built once (statements are cached by SQLAlchemy, but building one costs a little every call)
@@ -153,23 +162,6 @@ class StoredPatient:
     @classmethod
     def of(cls, row: Any) -> StoredPatient:
         return cls(row.id, (repository.stored_surgery(row), row.sex, row.birth_year))
-
-
-_FIND_PATIENTS = select(
-    Patient.id,
-    Patient.external_id,
-    Patient.birth_year,
-    Patient.sex,
-    Patient.procedure,
-    Patient.levels,
-    Patient.approach,
-    Patient.route,
-    Patient.instrumented,
-    Patient.surgery_date,
-).where(
-    Patient.organisation_id == bindparam("org"),
-    Patient.external_id.in_(bindparam("external_ids", expanding=True)),
-)
 
 
 def find_fhir_patients(
