@@ -72,6 +72,24 @@ def test_no_finding_from_uncertain_hypothetical_family_or_history(text: str, abs
         assert fid not in got, (fid, got)
 
 
+def test_a_cue_heading_a_list_reaches_its_items_and_no_further() -> None:
+    advice = findings(
+        "Return to the emergency department at once if you notice any of:\n"
+        "- numbness between the legs or around the back passage\n"
+        "• trouble passing water\n"
+        "3) a temperature over 38 degrees\n"
+        "Seen today: pins and needles in the left foot."
+    )
+    assert not {"saddle_anaesthesia", "bladder_dysfunction", "fever"} & advice.keys(), advice
+    assert advice.get("paraesthesia") is True  # the line after the list is not advice
+    denied = findings("ROS - denies:\n - fevers\n - calf pain or swelling\nLeft calf tender today.")
+    assert denied.get("fever") is False and denied.get("calf_swelling_or_tenderness") is True, denied
+    results = findings("Results discussed:\n- Temperature 38.9 C on the ward.")
+    assert results.get("fever") is True, results  # a heading of results, not of topics
+    far = findings("No concerns raised by the patient at the visit today about:\n- fever 38.6 C on Tuesday")
+    assert far.get("fever") is True, far  # the cue is too far from the colon to head the list
+
+
 def test_relative_reporting_is_not_family_history() -> None:
     assert findings("He has had shivers and his wife measured 38.4 °C on Sunday.")["fever"] is True
 

@@ -21,6 +21,7 @@ tests/test_notes_speed.py against the medspaCy implementations.
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any
 
 
@@ -41,6 +42,9 @@ def run_context(context: Any, doc: Any, targets: list[Any]) -> Any:
             if not at_start:
                 rule = elsewhere
         modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=context.max_scope))
+    if owner:
+        for m in modifiers:
+            _over_list(m, doc, owner)
     # scopes only shrink, so a pair whose first scopes do not overlap never limits each other (limit_scope
     # returns at once); the other pairs are limited in medspaCy's order
     first = [m.scope_span for m in modifiers]
@@ -82,6 +86,45 @@ def run_context(context: Any, doc: Any, targets: list[Any]) -> Any:
     for target, modifier in edges:
         target._.modifiers += (modifier,)
     return doc
+
+
+# a list item's first words: "- ", "• ", "* ", "1. ", "2) ", "a) ", "(b) "
+LIST_ITEM = re.compile(r"(?:[-–—•*·▪◦]\s|\d{1,2}[.)]\s|[a-z][.)]\s|\([a-z0-9]\)\s)")
+
+
+def _over_list(m: Any, doc: Any, owner: list[int]) -> None:
+    """A forward cue that ends a heading line with a colon reaches the list items under it, as it would
+    the same items written after it on its line: "Come to the Emergency Department if you notice:" /
+    "- difficulty passing urine", "Denies:" / "- fever". The items are the lines after the heading that
+    each start with a bullet or a number, up to the first line that does not. Only cues of a group marked
+    ``reaches_list`` do (note_language.yaml ``list_headings``), within ``reach`` words of the colon."""
+    reach = (m.rule.metadata or {}).get("reaches_list")
+    if reach is None or m.direction.lower() != "forward" or m.rule.max_scope:
+        return
+    (ms, me), (_, end) = m.modifier_span, m.scope_span
+    if end >= len(doc) or owner[end] == owner[ms]:
+        return  # the scope stops inside its sentence
+    last = end - 1
+    while last > ms and doc[last].is_space:
+        last -= 1
+    if doc[last].text != ":" or last - me > reach:
+        return  # its sentence does not end with a colon soon after the cue
+    text, stop = doc.text, end
+    while stop < len(doc):  # the next sentence, if it is a list item on a line of its own
+        sentence, first, before = owner[stop], stop, stop - 1
+        while first < len(doc) and doc[first].is_space:
+            first += 1
+        while before > 0 and doc[before].is_space:
+            before -= 1
+        if first == len(doc) or owner[first] != sentence:
+            break
+        gap = text[doc[before].idx + len(doc[before].text) : doc[first].idx]
+        if "\n" not in gap or not LIST_ITEM.match(text, doc[first].idx):
+            break
+        while stop < len(doc) and owner[stop] == sentence:
+            stop += 1
+    if stop > end:
+        m._scope_end = stop
 
 
 def run_sections(sectionizer: Any, doc: Any) -> Any:

@@ -77,12 +77,27 @@ class ContextRuleGroup(Strict):
     max_scope: int | None = Field(default=None, gt=0)
     max_targets: int | None = Field(default=None, gt=0)
     terminated_by: list[str] = Field(default_factory=list, description="categories that end this cue's scope")
+    reaches_list: bool = Field(
+        default=False,
+        description="a cue of this group that ends a heading line with a colon also reaches the bulleted or "
+        "numbered list under it (``list_headings``)",
+    )
 
     @model_validator(mode="after")
     def _has_rules(self) -> ContextRuleGroup:
         if not self.literals and not self.patterns:
             raise ValueError("needs literals or patterns")
         return self
+
+
+class ListHeadings(Strict):
+    """When a cue of a ``reaches_list`` group reaches the list under its heading line."""
+
+    reach: int = Field(ge=0, le=12, description="words at most between the cue and the colon ending its line")
+    not_cues: list[str] = Field(
+        default_factory=list,
+        description="cues of such a group that head a list of facts, not of what the cue says",
+    )
 
 
 class Frame(Strict):
@@ -439,6 +454,7 @@ class NoteLanguage(Strict):
     sections: list[SectionRule]
     section_effects: SectionEffects
     context: list[ContextRuleGroup]
+    list_headings: ListHeadings
     frame_max_gap: int = Field(ge=0, le=12)
     frames: list[Frame]
     frame_qualifiers: list[FrameQualifier]

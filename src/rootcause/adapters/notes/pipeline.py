@@ -277,7 +277,10 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start
             kw["max_targets"] = group.max_targets
         if group.terminated_by:
             kw["terminated_by"] = {c.upper() for c in group.terminated_by}
+        reach = {"reaches_list": lang.list_headings.reach} if group.reaches_list else {}
+        not_cues = {c.lower() for c in lang.list_headings.not_cues}
         for lit in _expand_placeholders(group.literals, lang, proc_words):
+            kw["metadata"] = reach if lit.lower() not in not_cues else {}
             both = {"FORWARD", "BACKWARD"} <= directions.get((group.category, lit.lower()), set())
             if both and group.direction in ("FORWARD", "BACKWARD") and literal_sent_start:
                 # one phrase rule; fastcontext.run_context reads it forwards at a sentence start and with the
@@ -286,7 +289,7 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start
                 pair[group.direction] = ConTextRule(lit, group.category, **kw)
                 if len(pair) == 2:
                     fwd = pair["FORWARD"]
-                    fwd.metadata = {"elsewhere": pair["BACKWARD"]}
+                    fwd.metadata = {**(fwd.metadata or {}), "elsewhere": pair["BACKWARD"]}
                     rules.append(fwd)
             elif both and group.direction in ("FORWARD", "BACKWARD"):
                 words = [t.text.lower() for t in _TOKENIZER_NLP[0].make_doc(lit) if not t.is_space]
@@ -295,6 +298,7 @@ def _context_rules(lang: NoteLanguage, proc_words: list[str], literal_sent_start
                 rules.append(ConTextRule(lit, group.category, pattern=pattern, **kw))
             else:
                 rules.append(ConTextRule(lit, group.category, **kw))
+        kw["metadata"] = reach
         for i, pat in enumerate(group.patterns):
             rules.append(
                 # a unique name per group: the matcher keeps one rule per name
