@@ -38,6 +38,8 @@ def case(text: str, note_date: str | None = None) -> dict[str, Any]:
         ("Deep ache, not burning or electric.", {"neuropathic_pain_quality": False}),
         ("Takes no blood thinners. Non-smoker.", {"anticoagulated": False, "smoker": False}),
         ("rhBMP-2 not used.", {"bmp_used_at_surgery": False}),
+        ("Patient know fevers or chills.", {"fever": False}),  # speech recognition's "know" for "no"
+        ("She knows she has had a fever.", {"fever": True}),
     ],
 )  # fmt: skip
 def test_negation(text: str, expected: dict[str, bool]) -> None:
