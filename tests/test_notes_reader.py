@@ -92,6 +92,15 @@ def test_a_cue_heading_a_list_reaches_its_items_and_no_further() -> None:
     assert far.get("fever") is True, far  # the cue is too far from the colon to head the list
 
 
+def test_a_template_field_left_blank_is_not_read_either_way() -> None:
+    form = findings(
+        "CES proforma:\n  Saddle numbness ........ Y\n  Faecal incontinence / loss of control ..\n"
+        "  Urinary retention .......... N\nSeen by FY2."
+    )
+    assert form.get("saddle_anaesthesia") is True and form.get("bladder_dysfunction") is False, form
+    assert "bowel_dysfunction" not in form, form
+
+
 def test_relative_reporting_is_not_family_history() -> None:
     assert findings("He has had shivers and his wife measured 38.4 °C on Sunday.")["fever"] is True
 
