@@ -99,6 +99,10 @@ def test_a_template_field_left_blank_is_not_read_either_way() -> None:
     )
     assert form.get("saddle_anaesthesia") is True and form.get("bladder_dysfunction") is False, form
     assert "bowel_dysfunction" not in form, form
+    boxes = findings(
+        "ROS:\n  Leg weakness ........ [ ] Yes  [x] No\n  Calf pain / swelling ........ [ ] Yes  [ ] No\n"
+    )
+    assert boxes.get("leg_weakness") is False and "calf_swelling_or_tenderness" not in boxes, boxes
 
 
 def test_relative_reporting_is_not_family_history() -> None:

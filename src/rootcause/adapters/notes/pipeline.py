@@ -41,12 +41,13 @@ SCORE_TRIGGERS = ["10", "ten", "nrs", "nprs", "vas"]
 
 
 def normalise(text: str, lang: NoteLanguage | None = None) -> str:
-    """Replace quotation marks with spaces, and with ``lang`` blank the options of unticked boxes (same
-    length, so character offsets are unchanged); end the text with a line break, so that its last line ends
-    as every other does (a template's last field, "Bowel N", is answered before a line break)."""
+    """Replace quotation marks with spaces, and with ``lang`` blank unticked boxes and their options (same
+    length, so character offsets are unchanged: a field whose boxes are all unticked is left blank); end the
+    text with a line break, so that its last line ends as every other does (a template's last field, "Bowel
+    N", is answered before a line break)."""
     out = QUOTES.sub(" ", text.replace("\r", " ").replace("\t", " "))
     if lang is not None and lang.unticked_boxes:
-        out = _unticked(tuple(lang.unticked_boxes)).sub(lambda m: m.group(1) + " " * len(m.group(2)), out)
+        out = _unticked(tuple(lang.unticked_boxes)).sub(lambda m: " " * len(m.group(0)), out)
     return out if out.endswith("\n") else out + "\n"
 
 
