@@ -222,6 +222,8 @@ def test_saddle_numbness_is_not_leg_numbness() -> None:
          {"procedure": "fusion", "levels": ["L5-S1"], "route": "posterior", "instrumented": True}),
         ("s/p XLIF L3/4 + L4/5.",
          {"procedure": "fusion", "levels": ["L3-L4", "L4-L5"], "route": "lateral", "instrumented": True}),
+        ("Diagnosis: left S1 radicular pain five months after left L5/S1 microdiscectomy (24/01/2026)",
+         {"procedure": "discectomy", "levels": ["L5-S1"], "route": "posterior"}),
         ("X-Stop interspinous spacer L4/5.",
          {"procedure": "interspinous_spacer", "levels": ["L4-L5"], "route": "posterior",
           "instrumented": True}),

@@ -111,7 +111,9 @@ def _in_parens_after(nd: NoteDoc, t: Target) -> str:
 
 
 DONE = re.compile(
-    r"\b(?:s/p|status\s+post|post-?op|POD\s*#?\s*\d|underwent|had\s+(?:an?|his|her)\b|done\b|performed\b)",
+    r"\b(?:s/p|status\s+post|post-?op|POD\s*#?\s*\d|underwent|had\s+(?:an?|his|her)\b|done\b|performed\b"
+    # "five months after left L5/S1 microdiscectomy", "6/52 following her TLIF"
+    r"|(?:days?|weeks?|wks?|months?|years?|yrs?|/52|/12)\s+(?:after|following|post)\b)",
     re.I,
 )
 PLAN_SECTIONS = frozenset({"plan"})
