@@ -243,6 +243,17 @@ def test_operations(text: str, surgery: dict[str, Any]) -> None:
     assert case(text)["surgery"] == surgery
 
 
+def test_the_operation_is_read_where_it_is_described_not_where_a_scan_reports_it() -> None:
+    got = case(
+        "Reason for referral: leg pain on walking; previous lumbar fusion.\n"
+        "HPI: Instrumented posterolateral fusion L4-S1 in November 2019 for spondylolisthesis.\n"
+        "Imaging:\nStanding X-rays (2026-02-20): solid posterolateral fusion L4-S1, hardware intact.",
+        "2026-03-14",
+    )
+    assert got["surgery"]["levels"] == ["L4-L5", "L5-S1"] and got["surgery"]["instrumented"] is True, got
+    assert got["days_since_surgery"] > 2000, got  # from November 2019, not from the X-ray's date
+
+
 def test_planned_or_family_operations_are_not_the_index_operation() -> None:
     assert "surgery" not in case("We discussed a revision microdiscectomy. His father has had two fusions.")
     got = case("PSHx: PLIF L3-5 7 yrs ago. L4/5 microdiscectomy 2009.")

@@ -117,6 +117,7 @@ DONE = re.compile(
     re.I,
 )
 PLAN_SECTIONS = frozenset({"plan"})
+REPORT_SECTIONS = frozenset({"investigations"})
 
 
 def read_operation(nd: NoteDoc) -> OperationReading | None:
@@ -150,7 +151,7 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
         ]
     if not procs:
         return None
-    first = _labelled_index(nd, procs) or _latest_dated(nd, procs) or procs[0]
+    first = _labelled_index(nd, procs) or _latest_dated(nd, procs) or _described(nd, procs)
     group = [t for t in procs if t.sentence.index == first.sentence.index]
     entries = [ops[int(t.info.key)] for t in group]
     reading = OperationReading(group, entries)
@@ -238,12 +239,29 @@ LINE_DATE = re.compile(
 )
 
 
+def _described(nd: NoteDoc, procs: list[Target]) -> Target:
+    """The first mention of an operation that names its levels ('Reason for referral: previous lumbar
+    fusion' ... 'HPI: Instrumented posterolateral fusion L4-S1 in November 2019'), outside imaging reports;
+    else the first mention."""
+    for t in procs:
+        if t.section in REPORT_SECTIONS:
+            continue
+        levels = parse_levels(t.sentence.text, t.sentence.start)
+        if any(abs(s - t.end) < 60 or abs(t.start - e) < 60 for _, s, e in levels):
+            return t
+    return procs[0]
+
+
 def _latest_dated(nd: NoteDoc, procs: list[Target]) -> Target | None:
     """'L5/S1 discectomy in 2011; revision discectomy in 2013; then an L4-S1 PLIF on 12/06/2019', or a
     chronology's dated lines ('2016: microdiscectomy', '05/09/2022: L5/S1 ALIF'): where two or more
-    operations are dated, the index operation is the latest (None when fewer are dated)."""
+    operations are dated, the index operation is the latest (None when fewer are dated). A report of
+    imaging ('Standing X-rays (2026-02-20): solid posterolateral fusion L4-S1') dates the scan, not an
+    operation."""
     dated: list[tuple[tuple[int, int, int], Target]] = []
     for t in procs:
+        if t.section in REPORT_SECTIONS:
+            continue
         line_start = nd.text.rfind("\n", 0, t.start) + 1
         m = OPERATION_DATE.match(nd.text[t.end : min(t.sentence.end, t.end + 40)]) or LINE_DATE.match(
             nd.text[line_start : t.start]
