@@ -208,6 +208,18 @@ def test_lay_wording() -> None:
     assert got["calf_swelling_or_tenderness"] is False
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "After about 100 metres she has to sit on a bench to carry on.",
+        "Thigh pain after ten minutes in the queue, eased by leaning on the shopping cart.",
+        "He has to lean forward on the trolley to keep going.",
+    ],
+)
+def test_claudication_told_by_what_relieves_it(text: str) -> None:
+    assert findings(text).get("neurogenic_claudication") is True
+
+
 def test_saddle_numbness_is_not_leg_numbness() -> None:
     got = findings("Pain both legs + 'numb down below' when wiping.")
     assert got["saddle_anaesthesia"] is True
