@@ -309,7 +309,7 @@ AGE_SEX = [
     ),
     re.compile(
         r"\b(?P<age>\d{1,3})[- ]?(?:year|yr)s?[- ]old\s+"
-        r"(?P<word>man|woman|male|female|gentleman|lady|boy|girl)?",
+        r"(?P<word>man|woman|male|female|gentleman|lady|boy|girl|guy|bloke|chap)?",
         re.I,
     ),
     re.compile(
@@ -320,10 +320,10 @@ AGE_SEX = [
     re.compile(r"\bage\s*/\s*sex\s*:?\s*(?P<age>\d{1,3})\s*/\s*(?P<sex>[MF])\b", re.I),
 ]
 TITLE_NAME = re.compile(
-    r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*"
+    r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister|MR|MRS|MS|MISS)\.?\s+(?:[A-Z][\w'-]*\.?\s+){0,3}?[A-Z][\w'-]+\s*"
     r"(?:,\s*|\(\s*)(?:aged?\s*:?\s*)?(?P<age>\d{1,3})\b"
 )
-TITLE_ONLY = re.compile(r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister)\.?\s+[A-Z][\w'-]+")
+TITLE_ONLY = re.compile(r"\b(?P<title>Mr|Mrs|Ms|Miss|Mister|MR|MRS|MS|MISS)\.?\s+[A-Z][\w'-]+")
 NAME_AGE = re.compile(r"\b[A-Z][a-z]+\s*\(\s*(?P<age>\d{1,3})\s*\)")
 DOB = re.compile(
     r"\b(?:DOB|D\.O\.B\.?|date\s+of\s+birth)\s*:?\s*(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})\b",
@@ -365,7 +365,7 @@ def read_demographics(nd: NoteDoc) -> tuple[dict[str, Any], list[Evidence]]:
         before = text[max(0, m.start() - 8) : m.start()].lower()
         if re.search(r"\b(?:my|his|her|our|their|your)\s*$", before):
             continue
-        if not m.group("word") and not re.search(r"(?:^|\b(?:a|is|pt|patient|aged)|[:,(])\s*$", before):
+        if not m.group("word") and not re.search(r"(?:^|\b(?:a|is|pt|patient|aged)|[:,(–-])\s*$", before):
             continue
         if 0 < age < 120:
             word = (m.group("word") or "").lower()
@@ -448,8 +448,9 @@ def _age_from_birth(nd: NoteDoc, put: Any) -> None:
     m = DOB.search(nd.text)
     if m is None:
         return
-    try:
-        born = dt.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+    day, month, year = int(m.group("d")), int(m.group("m")), int(m.group("y"))
+    try:  # day first; a month past 12 means a US date, month first ("DOB: 07/22/1964")
+        born = dt.date(year, month, day) if month <= 12 else dt.date(year, day, month)
     except ValueError:
         return
     later = [d.date for d in dates(nd.lang, nd.text, None) if d.start >= m.end() or d.end <= m.start()]
