@@ -105,9 +105,9 @@ HELD_OUT_FLOORS = [
     # a fortnight's mixed inbox written after every session-10 rule: the honest estimate (first run 0.89 /
     # 0.90, 0 red-flag errors, procedure 25/25, days since surgery 25/25, one note read a level lower)
     ("notes_heldout27", 0.88, 0.90, 0, 0.96),
-    # session 11: writers in seven health systems (dictation slips, checkbox forms, copied-forward text, patient
-    # messages, telegraphic notes); first run 0.76 / 0.85, 10 red-flag errors (a safety-net list under "Come to
-    # the Emergency Department if you notice:"), procedure 24/25, age 22/25, triage lower in 2
+    # session 11: writers in seven health systems (dictation slips, checkbox forms, copied-forward text,
+    # patient messages, telegraphic notes); first run 0.76 / 0.85, 10 red-flag errors (a safety-net list
+    # under "Come to the Emergency Department if you notice:"), procedure 24/25, age 22/25, 2 read lower
     ("notes_heldout28", 0.80, 0.86, 0, 0.96),
 ]
 
@@ -162,7 +162,7 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout26", 1),
         # h27-08: a radiology report's retained fragment, its parenthesis unread (soon -> routine)
         ("notes_heldout27", 1),
-        # h28-04: a pseudomeningocele's "soft, fluctuant, non-tender swelling" read as no swelling (urgent -> soon)
+        # h28-04: a pseudomeningocele's "soft, fluctuant, non-tender swelling" unread (urgent -> soon)
         ("notes_heldout28", 1),
     ],
 )
@@ -211,7 +211,7 @@ def test_heldout_notes_are_well_formed() -> None:
     ("text", "age", "sex"),
     [
         ("RE: MRS ANNA-MARIE STEYN, 66 YEARS\nLaminectomy L4/5 on 3 December 2024.", 66, "female"),
-        ("Patient: Robert Kessler   DOB: 07/22/1964\nDate of service: 02/17/2026\nL4-5 TLIF 05/08/2023.", 61, None),
+        ("Patient: R. Kessler  DOB: 07/22/1964\nDate of service: 02/17/2026\nL4-5 TLIF 05/08/2023.", 61, None),
         ("Kevin here - 52-year-old guy, I had my L4-5 fusion on Monday.", 52, "male"),
         ("61 yo F s/p L4-5 TLIF.", 61, "female"),
         ("Pt: 39 yo male, L4/5 PLIF.", 39, "male"),
