@@ -211,7 +211,7 @@ def test_heldout_notes_are_well_formed() -> None:
     ("text", "age", "sex"),
     [
         ("RE: MRS ANNA-MARIE STEYN, 66 YEARS\nLaminectomy L4/5 on 3 December 2024.", 66, "female"),
-        ("Patient: R. Kessler  DOB: 07/22/1964\nDate of service: 02/17/2026\nL4-5 TLIF 05/08/2023.", 61, None),
+        ("Pt: R. Kessler DOB: 07/22/1964\nSeen 02/17/2026\nL4-5 TLIF 05/08/2023.", 61, None),
         ("Kevin here - 52-year-old guy, I had my L4-5 fusion on Monday.", 52, "male"),
         ("61 yo F s/p L4-5 TLIF.", 61, "female"),
         ("Pt: 39 yo male, L4/5 PLIF.", 39, "male"),
