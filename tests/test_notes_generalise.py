@@ -1490,6 +1490,7 @@ def test_operation_and_timeline(text: str, note_date: str | None, expected: dict
         ("Discectomy 6 weeks ago. I'm concerned it has not helped her leg at all.", "none"),
         ("Discectomy. Sadly the operation has made no difference at all to her leg pain.", "none"),
         ("Discectomy. She woke with exactly the same pain down the leg.", "none"),
+        ("Fusion on Monday. The pain down my left leg that I had the surgery for is gone.", "complete"),
     ],
 )
 def test_relief_phrasings(text: str, relief: str) -> None:
