@@ -105,6 +105,26 @@ def test_a_template_field_left_blank_is_not_read_either_way() -> None:
     assert boxes.get("leg_weakness") is False and "calf_swelling_or_tenderness" not in boxes, boxes
 
 
+def test_a_one_line_diagnosis_heading_does_not_make_the_letter_a_diagnosis() -> None:
+    letter = case(
+        "Diagnosis: left S1 radicular pain five months after left L5/S1 microdiscectomy (24/01/2026)\n\n"
+        "From ten weeks after the operation her left leg pain crept back. It is a burning ache, 6/10 today. "
+        "She has no numbness in the saddle region.\n\nImpression: epidural fibrosis\n",
+        "2026-06-18",
+    )
+    assert letter.get("pain_scores") == [{"day": 145, "nrs": 6}], letter
+    assert letter["findings"].get("saddle_anaesthesia") is False, letter
+    plan = findings("Plan:\nMRI to look for a collection.\n\nWound oozing.\n")  # a title alone heads it all
+    assert "wound_problem" not in plan, plan
+
+
+def test_a_csf_leak_named_alone_is_not_fluid_from_the_wound() -> None:
+    told = findings("Revision discectomy in 2011, complicated by a dural tear and a CSF leak.")
+    assert "clear_fluid_from_wound" not in told and "wound_problem" not in told, told
+    seen = findings("Clear fluid leaking from the wound since yesterday.")
+    assert seen.get("clear_fluid_from_wound") is True and seen.get("wound_problem") is True, seen
+
+
 def test_relative_reporting_is_not_family_history() -> None:
     assert findings("He has had shivers and his wife measured 38.4 °C on Sunday.")["fever"] is True
 

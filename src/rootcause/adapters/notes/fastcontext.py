@@ -12,10 +12,13 @@
   matcher alone when there are no token patterns.
 - :func:`run_sections` does what ``Sectionizer.__call__`` does with our settings (no parent sections, no
   length limits, no sentence boundaries) but without writing ``token._.section`` on every token (the reader
-  reads ``doc._.sections``).
+  reads ``doc._.sections``), and it ends a section whose title has its text on the same line at the end of
+  that paragraph (``_paragraph_end``): a letter's "Diagnosis: ..." line does not head the whole letter.
+- A cue ending a heading line with a colon reaches the list under it (``_over_list``).
 
-The note reader spends a third of its time in these two components; the equivalence is checked by
-tests/test_notes_speed.py against the medspaCy implementations.
+The note reader spends a third of its time in these components. No test compares them with medspaCy's
+own drivers; the reader's tests (tests/test_notes_reader.py, tests/test_notes_generalise.py and the
+annotated note sets) check what they produce.
 """
 
 from __future__ import annotations
@@ -150,9 +153,29 @@ def run_sections(sectionizer: Any, doc: Any) -> Any:
         for i, (match_id, start, end) in enumerate(matches):
             rule = matcher.rule_map[strings[match_id]]
             body_end = matches[i + 1][1] if i + 1 < len(matches) else n
-            sections.append(Section(rule.category, start, end, end, body_end, None, rule))
+            stop = _paragraph_end(doc, end, body_end)
+            sections.append(Section(rule.category, start, end, end, stop, None, rule))
+            if stop < body_end:  # the paragraphs after a one-paragraph section belong to none
+                sections.append(Section(None, stop, stop, stop, body_end))
     doc._.sections = sections
     return doc
+
+
+def _paragraph_end(doc: Any, end: int, body_end: int) -> int:
+    """Where a section whose title has its text on the same line ("Diagnosis: left S1 radicular pain five
+    months after ...") ends: at the end of its paragraph, a blank line. A letter's one-line heading does not
+    make the letter under it a diagnosis. A title alone on its line heads everything up to the next title."""
+    text = doc.text
+    if end >= body_end:
+        return body_end
+    start = doc[end].idx
+    line = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
+    if not line.strip():
+        return body_end
+    for k in range(end, body_end):
+        if doc[k].is_space and doc[k].text.count("\n") >= 2:
+            return k + 1
+    return body_end
 
 
 def run_targets(target_matcher: Any, doc: Any, group: str) -> Any:

@@ -128,6 +128,8 @@ class NoteDoc:
                     current = sec.category
                     if sbar and current == "assessment" and doc[a].text == "A":
                         current = "examination"  # SBAR's "A -" holds the observations and examination
+            else:  # text before the first title, or after a one-paragraph section (fastcontext.run_sections)
+                current = None
             if b > a:
                 nd.token_section[a:b] = [current] * (b - a)
         nd.line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
