@@ -88,8 +88,8 @@ HELD_OUT = [
     # wrong (first run 30/30 at the top and in the top three, triage 29/30, none under-triaged; one over: a
     # tender calf with a negative duplex still fires the DVT rule, urgent where the writer said soon)
     HeldOut("vignettes_r11", 30, 30),
-    # session 11: sparse first contacts (history only, conflicting tests, causes outside the spine, red flags in
-    # three findings); first run 29/30 at the top and in the top three, triage 30/30. The miss, a femoral
+    # session 11: sparse first contacts (history only, conflicting tests, causes outside the spine, red flags
+    # in three findings); first run 29/30 at the top and in the top three, triage 30/30. The miss, a femoral
     # deficit the day after a lateral (transpsoas) fusion, ranked meralgia first: the lateral femoral
     # cutaneous nerve has no motor fibres, and lateral approaches injure the lumbar plexus (E197, E198)
     HeldOut("vignettes_r12", 30, 30),
