@@ -109,6 +109,11 @@ HELD_OUT_FLOORS = [
     # patient messages, telegraphic notes); first run 0.76 / 0.85, 10 red-flag errors (a safety-net list
     # under "Come to the Emergency Department if you notice:"), procedure 24/25, age 22/25, 2 read lower
     ("notes_heldout28", 0.80, 0.86, 0, 0.96),
+    # written last in session 11, after every rule above, by writers other than the surgeon (radiologist,
+    # neurologist, vascular surgeon, anaesthetist, OT, pharmacist, paramedic, a diary, a relative's email):
+    # the honest estimate. First run 0.84 / 0.88, 2 red-flag errors (a cauda equina "at the time" of an
+    # earlier operation, read as now: emergency for a routine SI-joint pain), procedure 22/25, 3 read lower
+    ("notes_heldout29", 0.84, 0.88, 0, 0.92),
 ]
 
 
@@ -164,6 +169,10 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout27", 1),
         # h28-04: a pseudomeningocele's "soft, fluctuant, non-tender swelling" unread (urgent -> soon)
         ("notes_heldout28", 1),
+        # h29-03 (a radiology report's contralateral recurrence), h29-11 (BMP bone narrowing the foramen read
+        # from an anaesthetic review), h29-23 (a retained haemostat's granuloma told in a medico-legal
+        # summary): each one level lower
+        ("notes_heldout29", 3),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:

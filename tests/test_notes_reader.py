@@ -65,6 +65,8 @@ def test_negation(text: str, expected: dict[str, bool]) -> None:
          ["neurogenic_claudication"]),
         ("Pre-op MRI (from referral): L5/S1 disc extrusion with a sequestered fragment.",
          ["mri_disc_at_operated_level"]),
+        ("He had urinary retention and saddle numbness at the time, both now recovered.",
+         ["bladder_dysfunction", "saddle_anaesthesia"]),
         ("Nil red flags. Neuro: normal.", ["saddle_anaesthesia", "bladder_dysfunction", "leg_weakness"]),
     ],
 )  # fmt: skip
@@ -256,6 +258,8 @@ def test_saddle_numbness_is_not_leg_numbness() -> None:
          {"procedure": "fusion", "levels": ["L3-L4", "L4-L5"], "route": "lateral", "instrumented": True}),
         ("Diagnosis: left S1 radicular pain five months after left L5/S1 microdiscectomy (24/01/2026)",
          {"procedure": "discectomy", "levels": ["L5-S1"], "route": "posterior"}),
+        ("Referral: POD 5 after L4/5 PLIF (pedicle screws and cages) - please assess for an AFO.",
+         {"procedure": "fusion", "levels": ["L4-L5"], "route": "posterior", "instrumented": True}),
         ("X-Stop interspinous spacer L4/5.",
          {"procedure": "interspinous_spacer", "levels": ["L4-L5"], "route": "posterior",
           "instrumented": True}),

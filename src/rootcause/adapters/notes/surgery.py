@@ -150,6 +150,17 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
             and DONE.search(t.sentence.text)
         ]
     if not procs:
+        # "Referral: POD 5 after L4/5 PLIF - please assess": a request's cue does not make an operation
+        # that the sentence dates after it ("POD 5", "s/p", "3 weeks after") a planned one
+        procs = [
+            t
+            for t in nd.targets
+            if t.info.kind == "proc"
+            and not nd.ignored(t.section)
+            and t.flags & DROP_CATEGORIES == {"HYPOTHETICAL"}
+            and DONE.search(t.sentence.text[: t.start - t.sentence.start])
+        ]
+    if not procs:
         return None
     first = _labelled_index(nd, procs) or _latest_dated(nd, procs) or _described(nd, procs)
     group = [t for t in procs if t.sentence.index == first.sentence.index]
