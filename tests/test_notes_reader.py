@@ -260,6 +260,8 @@ def test_saddle_numbness_is_not_leg_numbness() -> None:
          {"procedure": "discectomy", "levels": ["L5-S1"], "route": "posterior"}),
         ("Referral: POD 5 after L4/5 PLIF (pedicle screws and cages) - please assess for an AFO.",
          {"procedure": "fusion", "levels": ["L4-L5"], "route": "posterior", "instrumented": True}),
+        ("PSH:\n- 2023: L5/S1 discectomy.\n- L4-S1 posterolateral fusion (pedicle screws to S1) 03/04/2025.",
+         {"procedure": "fusion", "levels": ["L4-L5", "L5-S1"], "route": "posterior", "instrumented": True}),
         ("X-Stop interspinous spacer L4/5.",
          {"procedure": "interspinous_spacer", "levels": ["L4-L5"], "route": "posterior",
           "instrumented": True}),
@@ -288,6 +290,11 @@ def test_the_operation_is_read_where_it_is_described_not_where_a_scan_reports_it
     )
     assert got["surgery"]["levels"] == ["L4-L5", "L5-S1"] and got["surgery"]["instrumented"] is True, got
     assert got["days_since_surgery"] > 2000, got  # from November 2019, not from the X-ray's date
+
+
+def test_a_hips_external_rotation_is_not_an_american_emergency_room() -> None:
+    note = case("MSK Physiotherapy\nDate: 02/11/2026\nL4-S1 fusion 03/04/2025.\nHip IR/ER full and pain-free.")
+    assert note["days_since_surgery"] == 578, note  # day-first dates: 3 April 2025 to 2 November 2026
 
 
 def test_planned_or_family_operations_are_not_the_index_operation() -> None:
