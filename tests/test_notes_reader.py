@@ -293,7 +293,7 @@ def test_the_operation_is_read_where_it_is_described_not_where_a_scan_reports_it
 
 
 def test_a_hips_external_rotation_is_not_an_american_emergency_room() -> None:
-    note = case("MSK Physiotherapy\nDate: 02/11/2026\nL4-S1 fusion 03/04/2025.\nHip IR/ER full and pain-free.")
+    note = case("MSK Physiotherapy\nDate: 02/11/2026\nL4-S1 fusion 03/04/2025.\nHip IR/ER full, no pain.")
     assert note["days_since_surgery"] == 578, note  # day-first dates: 3 April 2025 to 2 November 2026
 
 

@@ -225,7 +225,7 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
 
 # a date or year written right after an operation's name: "discectomy in 2013", "PLIF on 12/06/2019", "(2019)"
 OPERATION_DATE = re.compile(
-    # after the operation's name, maybe past a bracket of its details ("fusion (pedicle screws to S1) 03/04/2025")
+    # maybe past a bracket of its details: "fusion (pedicle screws to S1) 03/04/2025"
     r"^(?:\s*\([^()\n]{0,40}\))?[^.;:\n]{0,12}?\b(?:in|on|of|,|\()?\s*"
     r"(?:(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-])?(?P<y>(?:19|20)\d\d)\b"
 )
