@@ -127,6 +127,18 @@ def test_a_csf_leak_named_alone_is_not_fluid_from_the_wound() -> None:
     assert seen.get("clear_fluid_from_wound") is True and seen.get("wound_problem") is True, seen
 
 
+def test_an_imaging_reports_impression_is_what_the_images_show() -> None:
+    report = (
+        "MRI LUMBAR SPINE - PRE- AND POST-GADOLINIUM\nClinical details: left L5/S1 microdiscectomy 2025.\n"
+        "Findings:\nL5/S1: left hemilaminotomy defect.\n"
+        "Impression:\n1. New right paracentral L5/S1 disc extrusion compressing the right S1 root: "
+        "recurrent herniation at the operated level.\n"
+    )
+    assert findings(report).get("mri_disc_at_operated_level") is True, findings(report)
+    letter = "Letter\nL5/S1 microdiscectomy 2025.\nImpression: recurrent herniation at the operated level."
+    assert "mri_disc_at_operated_level" not in findings(letter)  # a clinician's impression is a diagnosis
+
+
 def test_relative_reporting_is_not_family_history() -> None:
     assert findings("He has had shivers and his wife measured 38.4 °C on Sunday.")["fever"] is True
 

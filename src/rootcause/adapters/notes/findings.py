@@ -156,6 +156,28 @@ def _rx_cached(words: tuple[str, ...], case_sensitive_caps: bool) -> re.Pattern[
     return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
 
 
+PREOP = re.compile(
+    r"\bpre-?op(?:erative(?:ly)?)?\b|\bbefore\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|operation|op)\b"
+    r"|\bpre-?(?:assessment|admission)\b|\bat\s+listing\b|\bprior\s+to\s+(?:the\s+)?(?:surgery|operation)\b",
+    re.I,
+)
+
+
+def report_modality(nd: NoteDoc) -> str | None:
+    """The one modality a report's first line names ("MRI LUMBAR SPINE WITH AND WITHOUT GADOLINIUM"): the
+    note is that imaging report."""
+    rules = nd.lang.finding_rules
+    if not rules.modality_from_title:
+        return None
+    first = next((ln for ln in nd.text.splitlines() if ln.strip()), "")
+    if len(first) > 90 or re.search(r"[.;]\s*\S", first):
+        return None
+    named = {mod for mod, words in rules.modalities.items() if _rx(words).search(first)}
+    if len(named) != 1 or _rx(rules.modality_not_result).search(first) or PREOP.search(first):
+        return None
+    return next(iter(named))
+
+
 class FindingReader:
     def __init__(self, nd: NoteDoc, categories: dict[str, str], context: dict[str, Any]) -> None:
         self.nd = nd
@@ -168,11 +190,7 @@ class FindingReader:
         self.modality_rx = {k: _rx(v) for k, v in rules.modalities.items()}
         self.not_result = _rx(rules.modality_not_result)
         self.examiner = _rx(rules.examiner_cues)
-        self.preop = re.compile(
-            r"\bpre-?op(?:erative(?:ly)?)?\b|\bbefore\s+(?:the\s+|his\s+|her\s+|my\s+)?(?:surgery|operation|op)\b"
-            r"|\bpre-?(?:assessment|admission)\b|\bat\s+listing\b|\bprior\s+to\s+(?:the\s+)?(?:surgery|operation)\b",
-            re.I,
-        )
+        self.preop = PREOP
 
     # ------------------------------------------------------------------ gates
     def exam_context(self, t: Target) -> bool:
@@ -183,16 +201,7 @@ class FindingReader:
 
     @cached_property
     def title_modality(self) -> str | None:
-        """The one modality a report's first line names ("MRI LUMBAR SPINE WITH AND WITHOUT GADOLINIUM")."""
-        if not self.lang.finding_rules.modality_from_title:
-            return None
-        first = next((ln for ln in self.nd.text.splitlines() if ln.strip()), "")
-        if len(first) > 90 or re.search(r"[.;]\s*\S", first):
-            return None
-        named = {mod for mod, rx in self.modality_rx.items() if rx.search(first)}
-        if len(named) != 1 or self.not_result.search(first) or self.preop.search(first):
-            return None
-        return next(iter(named))
+        return report_modality(self.nd)
 
     def modality_ok(self, t: Target, finding: str) -> bool:
         wanted = self.lang.finding_rules.finding_modalities.get(finding)

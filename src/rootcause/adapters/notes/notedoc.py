@@ -178,6 +178,13 @@ class NoteDoc:
             s.line = nd.line_of(s.start)
         return nd
 
+    def relabel(self, old: str, new: str) -> None:
+        """Read the ``old`` sections as ``new`` ones (before any target is read)."""
+        self.token_section = [new if s == old else s for s in self.token_section]
+        for sentence in self.sentences:
+            if sentence.section == old:
+                sentence.section = new
+
     def _result_lines_end_plans(self, line_start: list[bool]) -> None:
         """'Imp: ?epidural haematoma -> MRI stat' then 'MRI 04:05: large epidural collection': a line opening
         with a test's name, a time or detail and a colon reports a result, so it ends the assessment or plan

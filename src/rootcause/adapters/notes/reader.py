@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rootcause.adapters.notes.dictation import undictate
-from rootcause.adapters.notes.findings import FindingReader
+from rootcause.adapters.notes.findings import FindingReader, report_modality
 from rootcause.adapters.notes.notedoc import NoteDoc
 from rootcause.adapters.notes.pipeline import Pipeline, get_pipeline, normalise
 from rootcause.adapters.notes.surgery import Evidence, earlier_operation, read_demographics, read_operation
@@ -94,6 +94,8 @@ def _read(text: str, when: dt.date | None, pl: Pipeline) -> NoteReading:
     offsets = [m for m in (corrected, spoken) if m is not None]  # back to the typed text, then to the note
     doc = pl.run(normalised)
     nd = NoteDoc.build(normalised, doc, pl.lang)
+    if report_modality(nd) is not None:  # an imaging report's "Impression:" sums up what the images show
+        nd.relabel("assessment", "investigations")
     evidence: list[Evidence] = []
     case: dict[str, Any] = {}
 
