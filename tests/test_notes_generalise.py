@@ -165,14 +165,13 @@ def test_later_heldout_sets_keep_their_score(
         ("notes_heldout25", 0),
         # h26-24: a weakness not read as new (urgent -> soon)
         ("notes_heldout26", 1),
-        # h27-08: a radiology report's retained fragment, its parenthesis unread (soon -> routine)
-        ("notes_heldout27", 1),
+        ("notes_heldout27", 0),
         # h28-04: a pseudomeningocele's "soft, fluctuant, non-tender swelling" unread (urgent -> soon)
         ("notes_heldout28", 1),
-        # h29-03 (a radiology report's contralateral recurrence), h29-11 (BMP bone narrowing the foramen read
-        # from an anaesthetic review), h29-23 (a retained haemostat's granuloma told in a medico-legal
-        # summary): each one level lower
-        ("notes_heldout29", 3),
+        # h29-11 (BMP bone narrowing the foramen, from an anaesthetic review) and h29-23 (a retained
+        # haemostat's granuloma told in a medico-legal summary): each one level lower (h29-03, a radiology
+        # report's contralateral recurrence, was read since its "Impression:" counts as findings)
+        ("notes_heldout29", 2),
     ],
 )
 def test_reading_a_note_rarely_lowers_its_triage(engine: Engine, folder: str, most: int) -> None:
