@@ -127,6 +127,21 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
     procs = [
         t for t in nd.targets if t.info.kind == "proc" and nd.usable(t) and "NEGATED_EXISTENCE" not in t.flags
     ]
+    # "Referral: POD 5 after L4/5 PLIF - please assess", "Listed for L4/5 microdiscectomy. Op 10/03/2026": a
+    # request's cue does not make an operation that the note dates ("POD 5", "s/p", "3 weeks after", a next
+    # sentence "Op <date>") a planned one
+    procs = sorted(
+        procs
+        + [
+            t
+            for t in nd.targets
+            if t.info.kind == "proc"
+            and not nd.ignored(t.section)
+            and t.flags & DROP_CATEGORIES == {"HYPOTHETICAL"}
+            and (DONE.search(t.sentence.text[: t.start - t.sentence.start]) or _dated_next(nd, t))
+        ],
+        key=lambda t: t.start,
+    )
     if not procs:
         # "her dad, Mr Colin Webb (84), had a spinal decompression": a relative named as the subject of the
         # note's only operation is the patient (a family-history section still gives nothing)
@@ -148,17 +163,6 @@ def read_operation(nd: NoteDoc) -> OperationReading | None:
             and t.section not in PLAN_SECTIONS
             and not (t.flags & DROP_CATEGORIES)
             and DONE.search(t.sentence.text)
-        ]
-    if not procs:
-        # "Referral: POD 5 after L4/5 PLIF - please assess": a request's cue does not make an operation
-        # that the sentence dates after it ("POD 5", "s/p", "3 weeks after") a planned one
-        procs = [
-            t
-            for t in nd.targets
-            if t.info.kind == "proc"
-            and not nd.ignored(t.section)
-            and t.flags & DROP_CATEGORIES == {"HYPOTHETICAL"}
-            and DONE.search(t.sentence.text[: t.start - t.sentence.start])
         ]
     if not procs:
         return None
@@ -250,6 +254,17 @@ LINE_DATE = re.compile(
     rf"^[ \t]*{LINE_MARKER}?(?:(?:(?P<d>\d{{1,2}})[/.-])?(?P<m>\d{{1,2}})[/.-])?"
     r"(?P<y>(?:19|20)\d\d)\s*[:–-]\s*[^.;\n]{0,40}$"
 )
+
+
+OP_DATED = re.compile(
+    r"(?:op|operation|surgery|procedure)(?:\s+date)?\s*[:-]?\s*(?:on\s+)?\d{1,2}[/.-]\d", re.IGNORECASE
+)
+
+
+def _dated_next(nd: NoteDoc, t: Target) -> bool:
+    """The sentence after the operation's gives its date: 'Listed for L4/5 microdiscectomy. Op 10/03/2026.'"""
+    index = t.sentence.index + 1
+    return index < len(nd.sentences) and bool(OP_DATED.match(nd.sentences[index].text))
 
 
 def _described(nd: NoteDoc, procs: list[Target]) -> Target:
