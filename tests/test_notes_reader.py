@@ -254,6 +254,11 @@ def test_claudication_told_by_what_relieves_it(text: str) -> None:
     assert findings(text).get("neurogenic_claudication") is True
 
 
+def test_bone_growing_into_the_foramen_on_ct() -> None:
+    got = findings("CT (March 2026): new bone growing from the interbody graft bed into the right L5/S1 foramen.")
+    assert got.get("ct_foraminal_bone_growth") is True, got
+
+
 def test_saddle_numbness_is_not_leg_numbness() -> None:
     got = findings("Pain both legs + 'numb down below' when wiping.")
     assert got["saddle_anaesthesia"] is True
