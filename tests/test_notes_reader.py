@@ -255,7 +255,7 @@ def test_claudication_told_by_what_relieves_it(text: str) -> None:
 
 
 def test_bone_growing_into_the_foramen_on_ct() -> None:
-    got = findings("CT (March 2026): new bone growing from the interbody graft bed into the right L5/S1 foramen.")
+    got = findings("CT (March 2026): new bone growing from the interbody graft bed into the R L5/S1 foramen.")
     assert got.get("ct_foraminal_bone_growth") is True, got
 
 
