@@ -121,7 +121,9 @@ class _WriteGate:
 
 
 class CallSlots:
-    """At most ``n`` CDS Hooks calls of this worker compute and store at a time; more wait their turn.
+    """At most ``n`` CDS Hooks calls of this worker compute and store at a time on the thread pool; more wait
+    their turn. These are the calls that must fetch from the EHR (a partial prefetch); the others are
+    answered in batches on one thread (``call_batcher``, ``routes.cds_hooks``).
 
     Python runs one thread at a time (the GIL), so dozens of pool threads working on calls at once
     only take turns: each call, and the write gate it holds, lasts longer, and the latency tail grows
